@@ -1,0 +1,127 @@
+#include "crypto/crypto.hpp"
+
+#include <blake2.h>
+#include <sodium.h>
+
+#include <stdexcept>
+
+namespace paniq::crypto {
+
+static_assert(sizeof(blake2s_state) <= 256, "Blake2s state buffer too small");
+
+void init() {
+  static const bool ok = sodium_init() >= 0;
+  if (!ok) throw std::runtime_error("libsodium failed to initialise");
+}
+
+Key32 x25519_public(const Key32& secret) {
+  init();
+  Key32 pub{};
+  crypto_scalarmult_curve25519_base(pub.data(), secret.data());
+  return pub;
+}
+
+std::optional<Key32> x25519(const Key32& secret, const Key32& peer_public) {
+  init();
+  Key32 shared{};
+  if (crypto_scalarmult_curve25519(shared.data(), secret.data(), peer_public.data()) != 0) {
+    return std::nullopt;
+  }
+  return shared;
+}
+
+void chacha20poly1305_seal(MutByteView out, ByteView plaintext, ByteView ad,
+                           const std::array<std::uint8_t, 12>& nonce, const Key32& key) {
+  if (out.size() < plaintext.size() + kAeadTagLen) throw std::length_error("seal: out too small");
+  unsigned long long len = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &len, plaintext.data(), plaintext.size(),
+                                            ad.data(), ad.size(), nullptr, nonce.data(), key.data());
+}
+
+bool chacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
+                           const std::array<std::uint8_t, 12>& nonce, const Key32& key) {
+  if (ciphertext.size() < kAeadTagLen || out.size() < ciphertext.size() - kAeadTagLen) return false;
+  unsigned long long len = 0;
+  return crypto_aead_chacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, ciphertext.data(),
+                                                   ciphertext.size(), ad.data(), ad.size(),
+                                                   nonce.data(), key.data()) == 0;
+}
+
+void xchacha20poly1305_seal(MutByteView out, ByteView plaintext, ByteView ad,
+                            const std::array<std::uint8_t, 24>& nonce, const Key32& key) {
+  if (out.size() < plaintext.size() + kAeadTagLen) throw std::length_error("seal: out too small");
+  unsigned long long len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data(), &len, plaintext.data(), plaintext.size(),
+                                             ad.data(), ad.size(), nullptr, nonce.data(),
+                                             key.data());
+}
+
+bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
+                            const std::array<std::uint8_t, 24>& nonce, const Key32& key) {
+  if (ciphertext.size() < kAeadTagLen || out.size() < ciphertext.size() - kAeadTagLen) return false;
+  unsigned long long len = 0;
+  return crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, ciphertext.data(),
+                                                    ciphertext.size(), ad.data(), ad.size(),
+                                                    nonce.data(), key.data()) == 0;
+}
+
+void blake2s(MutByteView out, ByteView data, ByteView key) {
+  Blake2s h(out.size(), key);
+  h.update(data);
+  h.final(out);
+}
+
+Blake2s::Blake2s(std::size_t out_len, ByteView key) : out_len_(out_len) {
+  if (out_len == 0 || out_len > BLAKE2S_OUTBYTES || key.size() > BLAKE2S_KEYBYTES) {
+    throw std::invalid_argument("blake2s: bad output or key length");
+  }
+  auto* st = reinterpret_cast<blake2s_state*>(state_);
+  int rc = key.empty() ? blake2s_init(st, out_len) : blake2s_init_key(st, out_len, key.data(), key.size());
+  if (rc != 0) throw std::runtime_error("blake2s: init failed");
+}
+
+Blake2s& Blake2s::update(ByteView data) {
+  blake2s_update(reinterpret_cast<blake2s_state*>(state_), data.data(), data.size());
+  return *this;
+}
+
+void Blake2s::final(MutByteView out) {
+  if (out.size() != out_len_) throw std::invalid_argument("blake2s: output size mismatch");
+  blake2s_final(reinterpret_cast<blake2s_state*>(state_), out.data(), out.size());
+}
+
+bool ct_equal(ByteView a, ByteView b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  init();
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+OsRng::OsRng() { init(); }
+
+void OsRng::fill(MutByteView out) { randombytes_buf(out.data(), out.size()); }
+
+std::string base64_encode(ByteView data) {
+  init();
+  std::string out(sodium_base64_ENCODED_LEN(data.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), data.data(), data.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // drop the terminating NUL
+  return out;
+}
+
+std::optional<Bytes> base64_decode(std::string_view text) {
+  init();
+  Bytes out(text.size() / 4 * 3 + 3);
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  out.resize(len);
+  return out;
+}
+
+}  // namespace paniq::crypto
