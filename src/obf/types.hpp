@@ -30,7 +30,13 @@ struct HeaderRange {
 // Parses "A" or "A-B" (u32 decimal, optional '+', no spaces). Error messages carry no field path
 // (the profile layer adds it): "bad format", "failed to parse <text>: <reason>",
 // "start above end".
+// On failure the caller rejects the configuration (Errc::bad_header).
 Result<HeaderRange> parse_header_range(std::string_view spec);
+
+// Parses the profile field h1..h4 (`index` 0..3): an empty spec becomes the default "1".."4"
+// (PROTOCOL.md 3.3), then parse_header_range. Errors name the field and the value:
+// `obfuscation.h2: "9-3": start above end`; the caller rejects the profile.
+Result<HeaderRange> parse_header_field(std::size_t index, std::string_view spec);
 
 // How a received datagram that matches several types is treated (docs/protocol.md).
 enum class ClassifyMode : std::uint8_t {
@@ -50,6 +56,8 @@ struct Config {
   // Reference rules of PROTOCOL.md 2.1.4 (non-negative J/S, jmin <= jmax, disjoint headers,
   // parseable chains). Returns the first broken rule; message names the field, e.g.
   // "obfuscation.h1/obfuscation.h2: headers must not overlap (1-10 and 2)".
+  // Also rejects a HeaderRange built with start > end. Errc::bad_config; the caller must not
+  // use the config (server: refuse to start; client: fail the connection attempt).
   Result<void> validate() const;
 };
 
