@@ -1,0 +1,51 @@
+// Configuration of one mux session (STYLE.md 4). docs/architecture.md "Multiplexer" explains
+// the choices and the bounds they give.
+#pragma once
+
+#include <cstdint>
+
+#include "core/result.hpp"
+
+namespace paniq::mux {
+
+// Client = socks5d (opens odd ids 3, 5, 7, ...; accepts even ids from the peer).
+// Server = proxy-server (opens even ids 2, 4, ...; accepts odd ids from the peer).
+enum class Role : std::uint8_t { Client, Server };
+
+struct Config {
+  Role role = Role::Client;
+  // Largest PSH payload we send. Any value <= 65535 interoperates (both async_smux and xtaci
+  // accept any u16 length); 16 KiB keeps other streams' frames from queueing behind one big
+  // frame on slow links at a header overhead of 0.05 %.
+  std::uint32_t max_frame_size = 16384;
+  // A NOP is sent when nothing else was sent for this long (0 = off). Harmless to the Rust
+  // peer; keeps its 120 s session idle timer fed through KCP (PROTOCOL.md 6.6).
+  std::uint32_t keepalive_interval_ms = 20000;
+  // Event::Idle when no SYN/FIN/PSH went either way for this long (0 = off). Never closes the
+  // session by itself: the Rust peer sends nothing while idle (PROTOCOL.md 7.2).
+  std::uint32_t idle_timeout_ms = 0;
+  // Live streams (both directions of opening); a peer SYN over it is refused with FIN.
+  std::uint32_t max_streams = 1024;
+  // Received bytes buffered per stream / over all streams before input is paused.
+  std::uint32_t stream_recv_buffer = 1u << 20;
+  std::uint32_t session_recv_budget = 16u << 20;
+  // Longest input may stay paused before the stream(s) holding the buffers are reset.
+  std::uint32_t recv_stall_timeout_ms = 2000;
+  // Encoded frames waiting for the caller (pending_output); write() accepts nothing beyond it.
+  std::uint32_t outbound_limit = 256u << 10;
+  // Our half-close extension (docs/architecture.md): false = async_smux semantics (FIN closes
+  // both directions); true = FIN only ends the sender's direction. Both peers need it on.
+  bool half_close = false;
+
+  static Config defaults() { return Config{}; }
+  static Config server_defaults() {
+    Config c;
+    c.role = Role::Server;
+    return c;
+  }
+  // Returns the first broken rule, naming the field: "mux.max_frame_size: 70000: must be
+  // 1..65535". Error code Errc::invalid_config.
+  Result<void> validate() const;
+};
+
+}  // namespace paniq::mux

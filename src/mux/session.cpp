@@ -1,0 +1,287 @@
+// Session: application commands, output, events and timers. Peer input: session_input.cpp.
+#include "mux/session.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace paniq::mux {
+
+const char* to_string(EventKind k) {
+  switch (k) {
+    case EventKind::StreamOpened: return "StreamOpened";
+    case EventKind::Readable: return "Readable";
+    case EventKind::Writable: return "Writable";
+    case EventKind::StreamClosed: return "StreamClosed";
+    case EventKind::InputReady: return "InputReady";
+    case EventKind::Idle: return "Idle";
+    case EventKind::SessionError: return "SessionError";
+  }
+  return "?";
+}
+
+namespace {
+
+TimeMs elapsed(TimeMs now, TimeMs since) { return now > since ? now - since : 0; }
+
+const Config& checked(const Config& c) {
+  if (auto r = c.validate(); !r) throw std::invalid_argument(r.error().message);
+  return c;
+}
+
+}  // namespace
+
+Session::Session(const Config& config, TimeMs now)
+    : cfg_(checked(config)),
+      out_(cfg_.outbound_limit + 4096),
+      next_id_(cfg_.role == Role::Client ? 3 : 2),
+      now_(now),
+      last_tx_(now),
+      last_activity_(now) {}
+
+Session::Stream* Session::find(StreamId id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+const Session::Stream* Session::find(StreamId id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+Session::Stream& Session::add_stream(StreamId id) {
+  recent_fins_.forget(id);
+  return streams_.emplace(std::piecewise_construct, std::forward_as_tuple(id),
+                          std::forward_as_tuple(pool_))
+      .first->second;
+}
+
+void Session::emit(EventKind kind, StreamId id, std::error_code error) {
+  events_.push(Event{kind, id, error});
+}
+
+void Session::push_frame(Cmd cmd, StreamId id, ByteView payload) {
+  std::uint8_t* p = out_.extend(kHeaderSize + payload.size());
+  encode_header(p, {cmd, static_cast<std::uint16_t>(payload.size()), id});
+  if (!payload.empty()) std::copy(payload.begin(), payload.end(), p + kHeaderSize);
+  ++stats_.frames_out;
+  last_tx_ = now_;
+  if (cmd != Cmd::Nop) {
+    last_activity_ = now_;
+    idle_reported_ = false;
+  }
+}
+
+void Session::touch(TimeMs now) { now_ = std::max(now_, now); }
+
+bool Session::fin_needed(const Stream& s) const {
+  // async_smux does not echo FIN: after the peer's FIN our direction is closed as well.
+  return !s.fin_sent && (cfg_.half_close || !s.fin_received);
+}
+
+void Session::send_fin(Stream& s, StreamId id) {
+  push_frame(Cmd::Fin, id);
+  s.fin_sent = true;
+}
+
+void Session::wake_reader(Stream& s, StreamId id) {
+  if (!s.want_readable) return;
+  s.want_readable = false;
+  emit(EventKind::Readable, id);
+}
+
+void Session::wake_writer(Stream& s, StreamId id) {
+  if (!s.want_writable) return;
+  s.want_writable = false;
+  emit(EventKind::Writable, id);
+}
+
+void Session::close_tx(Stream& s, StreamId id) {
+  s.tx_open = false;
+  wake_writer(s, id);
+  report_if_closed(s, id);
+}
+
+void Session::report_if_closed(Stream& s, StreamId id) {
+  if (s.closed_reported || s.rx_open || s.tx_open) return;
+  s.closed_reported = true;
+  emit(EventKind::StreamClosed, id,
+       s.error == Errc{} ? std::error_code{} : make_error_code(s.error));
+}
+
+void Session::reset(Stream& s, StreamId id, Errc reason, bool send) {
+  if (s.error != Errc{}) return;
+  s.error = reason;
+  ++stats_.streams_reset;
+  recv_total_ -= s.rx.size();
+  s.rx.clear();
+  s.rx_open = false;
+  if (send && fin_needed(s)) send_fin(s, id);
+  s.tx_open = false;
+  wake_reader(s, id);
+  wake_writer(s, id);
+  report_if_closed(s, id);
+}
+
+void Session::fail(Errc reason) {
+  if (failed()) return;
+  failure_ = reason;
+  blocked_ = false;
+  for (auto& [id, s] : streams_) {
+    s.rx_open = false;
+    s.tx_open = false;
+    wake_reader(s, id);
+    wake_writer(s, id);
+  }
+  emit(EventKind::SessionError, 0, make_error_code(reason));
+}
+
+void Session::transport_closed() { fail(Errc::transport_closed); }
+
+Result<StreamId> Session::open_stream(TimeMs now) {
+  touch(now);
+  if (failed()) return make_error(Errc::session_failed, "");
+  if (streams_.size() >= cfg_.max_streams) return make_error(Errc::too_many_streams, "");
+  if (next_id_ > 0xffffffffu) return make_error(Errc::ids_exhausted, "");
+  const auto id = static_cast<StreamId>(next_id_);
+  next_id_ += 2;
+  add_stream(id);
+  push_frame(Cmd::Syn, id);
+  return id;
+}
+
+std::size_t Session::write_room() const {
+  const std::size_t used = out_.size();
+  if (used + kHeaderSize >= cfg_.outbound_limit) return 0;
+  return cfg_.outbound_limit - used - kHeaderSize;
+}
+
+Result<std::size_t> Session::write(StreamId id, ByteView data, TimeMs now) {
+  touch(now);
+  if (failed()) return make_error(Errc::session_failed, "");
+  Stream* s = find(id);
+  if (s == nullptr) return make_error(Errc::unknown_stream, "");
+  if (s->error != Errc{}) return make_error(s->error, "");
+  if (!s->tx_open) return make_error(Errc::stream_closed, "");
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const std::size_t room = write_room();
+    if (room == 0) break;
+    const std::size_t n = std::min({data.size() - done, std::size_t{cfg_.max_frame_size}, room});
+    push_frame(Cmd::Psh, id, data.subspan(done, n));
+    stats_.payload_out += n;
+    done += n;
+  }
+  if (done < data.size() && !s->want_writable) {
+    s->want_writable = true;
+    writers_.push(id);
+  }
+  return done;
+}
+
+Result<std::size_t> Session::read(StreamId id, MutByteView out) {
+  Stream* s = find(id);
+  if (s == nullptr) return make_error(Errc::unknown_stream, "");
+  if (!s->rx.empty()) {
+    const std::size_t n = s->rx.read(out);
+    recv_total_ -= n;
+    if (blocked_) maybe_resume();
+    return n;
+  }
+  if (s->error != Errc{}) return make_error(s->error, "");
+  if (s->fin_received) return std::size_t{0};
+  if (failed()) return make_error(Errc::session_failed, "");
+  if (!s->rx_open) return std::size_t{0};
+  s->want_readable = true;
+  return make_error(Errc::would_block, "");
+}
+
+Result<void> Session::shutdown_write(StreamId id, TimeMs now) {
+  touch(now);
+  if (failed()) return make_error(Errc::session_failed, "");
+  Stream* s = find(id);
+  if (s == nullptr) return make_error(Errc::unknown_stream, "");
+  if (s->tx_open) {
+    if (fin_needed(*s)) send_fin(*s, id);
+    s->tx_open = false;
+    wake_writer(*s, id);
+  }
+  if (!cfg_.half_close && s->rx_open) {
+    s->rx_open = false;  // async_smux: our FIN closes both directions
+    wake_reader(*s, id);
+    if (blocked_) maybe_resume();
+  }
+  report_if_closed(*s, id);
+  return {};
+}
+
+void Session::close(StreamId id, TimeMs now) {
+  touch(now);
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Stream& s = it->second;
+  if (!failed() && fin_needed(s)) send_fin(s, id);
+  if (s.fin_sent) recent_fins_.remember(id);
+  recv_total_ -= s.rx.size();
+  streams_.erase(it);
+  if (blocked_) maybe_resume();
+}
+
+void Session::consume_output(std::size_t n) {
+  out_.consume(n);
+  if (writers_.empty() || out_.size() > cfg_.outbound_limit / 2) return;
+  while (!writers_.empty()) {
+    const StreamId id = writers_.pop();
+    if (Stream* s = find(id)) wake_writer(*s, id);
+  }
+}
+
+std::size_t Session::poll_output(MutByteView out) {
+  const ByteView pending = out_.view();
+  const std::size_t n = std::min(out.size(), pending.size());
+  std::copy_n(pending.begin(), n, out.begin());
+  consume_output(n);
+  return n;
+}
+
+std::optional<Event> Session::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  return events_.pop();
+}
+
+std::size_t Session::readable_bytes(StreamId id) const {
+  const Stream* s = find(id);
+  return s == nullptr ? 0 : s->rx.size();
+}
+
+std::optional<TimeMs> Session::next_timeout(TimeMs now) const {
+  if (failed()) return std::nullopt;
+  std::optional<TimeMs> t;
+  auto consider = [&](TimeMs deadline) { t = t ? std::min(*t, deadline) : deadline; };
+  if (cfg_.keepalive_interval_ms != 0) consider(last_tx_ + cfg_.keepalive_interval_ms);
+  if (cfg_.idle_timeout_ms != 0 && !idle_reported_) {
+    consider(last_activity_ + cfg_.idle_timeout_ms);
+  }
+  if (blocked_) consider(stall_since_ + cfg_.recv_stall_timeout_ms);
+  if (t && *t < now) t = now;
+  return t;
+}
+
+void Session::handle_timeout(TimeMs now) {
+  touch(now);
+  if (failed()) return;
+  if (blocked_ && elapsed(now_, stall_since_) >= cfg_.recv_stall_timeout_ms) on_stall_timeout();
+  if (cfg_.keepalive_interval_ms != 0 && elapsed(now_, last_tx_) >= cfg_.keepalive_interval_ms) {
+    if (out_.size() == 0) {
+      push_frame(Cmd::Nop, 0);
+    } else {
+      last_tx_ = now_;  // frames are still waiting to be sent: they are the keepalive
+    }
+  }
+  if (cfg_.idle_timeout_ms != 0 && !idle_reported_ &&
+      elapsed(now_, last_activity_) >= cfg_.idle_timeout_ms) {
+    idle_reported_ = true;
+    emit(EventKind::Idle, 0);
+  }
+}
+
+}  // namespace paniq::mux

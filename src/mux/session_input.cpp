@@ -1,0 +1,208 @@
+// Session: frames from the peer, the receive budget and input stalls (PROTOCOL.md 7.3, 7.4;
+// docs/architecture.md "Multiplexer" for where we differ from async_smux).
+#include <algorithm>
+#include <limits>
+
+#include "mux/session.hpp"
+
+namespace paniq::mux {
+
+void Session::RecentFins::remember(StreamId id) {
+  if (contains(id)) return;
+  ids_[next_] = id;
+  next_ = (next_ + 1) % ids_.size();
+  count_ = std::min(count_ + 1, ids_.size());
+}
+
+void Session::RecentFins::forget(StreamId id) {
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (ids_[i] == id) ids_[i] = kEmpty;
+  }
+}
+
+bool Session::RecentFins::contains(StreamId id) const {
+  return std::find(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(count_),
+                   std::uint64_t{id}) != ids_.begin() + static_cast<std::ptrdiff_t>(count_);
+}
+
+std::size_t Session::input(ByteView in, TimeMs now) {
+  touch(now);
+  if (failed() || blocked_) return 0;
+  std::size_t pos = 0;
+  while (pos < in.size()) {
+    const ByteView rest = in.subspan(pos);
+    if (decoder_.in_payload()) {
+      Stream* target = nullptr;
+      StallReason why = StallReason::Stream;
+      const std::size_t room = payload_room(target, why);
+      if (room == 0) {
+        stall(why, rx_sid_, now_);
+        break;
+      }
+      const auto step = decoder_.next(rest, room);
+      pos += step.consumed;
+      if (target != nullptr) {
+        target->rx.append(step.payload);
+        recv_total_ += step.payload.size();
+        stats_.payload_in += step.payload.size();
+        wake_reader(*target, rx_sid_);
+      } else {
+        stats_.dropped_bytes += step.payload.size();
+      }
+      continue;
+    }
+    const auto step = decoder_.next(rest);
+    pos += step.consumed;
+    if (step.status == FrameDecoder::Status::Error) {
+      fail(step.error);
+      break;
+    }
+    if (step.status == FrameDecoder::Status::Header) on_header(step.header, now_);
+  }
+  return pos;
+}
+
+std::size_t Session::payload_room(Stream*& target, StallReason& why) {
+  constexpr std::size_t kDrop = std::numeric_limits<std::size_t>::max();
+  if (!rx_deliver_) return kDrop;
+  Stream* s = find(rx_sid_);
+  if (s == nullptr || !s->rx_open) return kDrop;  // closed or reset meanwhile: discard the rest
+  target = s;
+  if (s->rx.size() >= cfg_.stream_recv_buffer) {
+    why = StallReason::Stream;
+    return 0;
+  }
+  if (recv_total_ >= cfg_.session_recv_budget) {
+    why = StallReason::Budget;
+    return 0;
+  }
+  return std::min(cfg_.stream_recv_buffer - s->rx.size(), cfg_.session_recv_budget - recv_total_);
+}
+
+void Session::stall(StallReason why, StreamId id, TimeMs now) {
+  blocked_ = true;
+  stall_reason_ = why;
+  stall_sid_ = id;
+  stall_since_ = now;
+  ++stats_.input_stalls;
+}
+
+// Input resumes once the buffer that filled up has drained by a quarter of its limit (or its
+// stream stopped accepting data): a trickling reader cannot keep restarting the stall clock.
+void Session::maybe_resume() {
+  if (!blocked_) return;
+  bool ok = false;
+  if (stall_reason_ == StallReason::Stream) {
+    const Stream* s = find(stall_sid_);
+    ok = s == nullptr || !s->rx_open ||
+         s->rx.size() <= cfg_.stream_recv_buffer - cfg_.stream_recv_buffer / 4;
+  } else {
+    ok = recv_total_ <= cfg_.session_recv_budget - cfg_.session_recv_budget / 4;
+  }
+  if (!ok) return;
+  blocked_ = false;
+  emit(EventKind::InputReady, 0);
+}
+
+// The stall lasted recv_stall_timeout_ms: reset the stream that filled up, or (session budget)
+// the streams holding the most unread bytes until three quarters of the budget is free again.
+void Session::on_stall_timeout() {
+  if (stall_reason_ == StallReason::Stream) {
+    if (Stream* s = find(stall_sid_)) reset(*s, stall_sid_, Errc::recv_overflow);
+  } else {
+    const std::size_t low = cfg_.session_recv_budget - cfg_.session_recv_budget / 4;
+    while (recv_total_ > low) {
+      auto victim = std::max_element(streams_.begin(), streams_.end(), [](auto& a, auto& b) {
+        return a.second.rx.size() < b.second.rx.size();
+      });
+      if (victim == streams_.end() || victim->second.rx.empty()) break;
+      reset(victim->second, victim->first, Errc::recv_overflow);
+    }
+  }
+  blocked_ = false;
+  emit(EventKind::InputReady, 0);
+}
+
+void Session::on_header(const FrameHeader& h, TimeMs now) {
+  ++stats_.frames_in;
+  rx_sid_ = h.stream_id;
+  rx_deliver_ = false;
+  switch (h.cmd) {
+    case Cmd::Syn: on_syn(h.stream_id); break;
+    case Cmd::Fin: on_fin(h.stream_id); break;
+    case Cmd::Psh: on_psh(h.stream_id); break;
+    case Cmd::Nop: return;  // ignored; its payload (if any) is skipped
+  }
+  last_activity_ = now;
+  idle_reported_ = false;
+}
+
+// async_smux kills the whole session on a duplicate or wrong-parity SYN; we refuse only that
+// SYN (FIN) and, for a live id, reset that one stream: its later data cannot be attributed.
+void Session::on_syn(StreamId id) {
+  if (Stream* s = find(id)) {
+    reset(*s, id, Errc::duplicate_syn, /*send=*/false);
+    if (refuse(id)) s->fin_sent = true;  // that FIN also ends the stream we reset
+    return;
+  }
+  const bool odd = (id & 1) != 0;
+  const bool peer_parity = cfg_.role == Role::Server ? odd : (!odd && id != 0);
+  if (!peer_parity || streams_.size() >= cfg_.max_streams) {
+    refuse(id);
+    return;
+  }
+  add_stream(id);
+  emit(EventKind::StreamOpened, id);
+}
+
+// Answers are queued only while the outbound buffer is under its limit, so a peer cannot grow
+// it by sending SYNs. Returns whether the FIN was queued.
+bool Session::refuse(StreamId id) {
+  ++stats_.syn_refused;
+  if (out_.size() >= cfg_.outbound_limit) {
+    ++stats_.answers_dropped;
+    return false;
+  }
+  push_frame(Cmd::Fin, id);
+  recent_fins_.remember(id);  // the data that follows the SYN is dropped without more FINs
+  return true;
+}
+
+void Session::on_fin(StreamId id) {
+  Stream* s = find(id);
+  if (s == nullptr) return;  // FIN for an unknown id is ignored (PROTOCOL.md 7.4)
+  if (s->fin_received) {
+    // A second FIN: in half-close mode the peer will not take data either (a Rust peer
+    // answering our PSH after its FIN). Without half-close our direction is already closed.
+    if (s->tx_open) close_tx(*s, id);
+    return;
+  }
+  s->fin_received = true;
+  s->rx_open = false;
+  wake_reader(*s, id);
+  if (!cfg_.half_close) {  // async_smux: FIN is a full close
+    s->tx_open = false;
+    wake_writer(*s, id);
+  }
+  report_if_closed(*s, id);
+}
+
+// PSH for a live stream that still reads: delivered. For a stream whose read side ended (peer
+// FIN, our shutdown in async_smux mode, reset): dropped silently. For an unknown id: dropped,
+// answered with FIN once (PROTOCOL.md 7.4).
+void Session::on_psh(StreamId id) {
+  if (Stream* s = find(id)) {
+    rx_deliver_ = s->rx_open;
+    return;
+  }
+  if (recent_fins_.contains(id)) return;
+  if (out_.size() >= cfg_.outbound_limit) {
+    ++stats_.answers_dropped;
+    return;
+  }
+  push_frame(Cmd::Fin, id);
+  recent_fins_.remember(id);
+  ++stats_.fin_answers;
+}
+
+}  // namespace paniq::mux
