@@ -3,6 +3,8 @@
 #include <blake2.h>
 #include <sodium.h>
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace paniq::crypto {
@@ -100,6 +102,37 @@ bool ct_equal(ByteView a, ByteView b) {
 OsRng::OsRng() { init(); }
 
 void OsRng::fill(MutByteView out) { randombytes_buf(out.data(), out.size()); }
+
+FastRng::FastRng() {
+  init();
+  randombytes_buf(key_.data(), key_.size());
+}
+
+FastRng::~FastRng() {
+  sodium_memzero(buf_.data(), buf_.size());
+  sodium_memzero(key_.data(), key_.size());
+}
+
+void FastRng::refill() {
+  static constexpr std::uint8_t kNonce[crypto_stream_chacha20_NONCEBYTES] = {};
+  crypto_stream_chacha20(buf_.data(), buf_.size(), kNonce, key_.data());
+  // The first 32 bytes become the next key and are never handed out.
+  std::memcpy(key_.data(), buf_.data(), key_.size());
+  sodium_memzero(buf_.data(), key_.size());
+  pos_ = key_.size();
+}
+
+void FastRng::fill(MutByteView out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    if (pos_ == buf_.size()) refill();
+    const std::size_t n = std::min(out.size() - done, buf_.size() - pos_);
+    std::memcpy(out.data() + done, buf_.data() + pos_, n);
+    sodium_memzero(buf_.data() + pos_, n);
+    pos_ += n;
+    done += n;
+  }
+}
 
 std::string base64_encode(ByteView data) {
   init();

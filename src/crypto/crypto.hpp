@@ -64,6 +64,24 @@ class OsRng final : public Rng {
   void fill(MutByteView out) override;
 };
 
+// A buffered CSPRNG for hot paths (padding, header values): the ChaCha20 keystream under a key
+// drawn from OsRng, refilled 4 KiB at a time and re-keyed every refill from its own output
+// (fast key erasure). One instance per thread; not thread-safe.
+class FastRng final : public Rng {
+ public:
+  FastRng();
+  ~FastRng() override;
+  FastRng(const FastRng&) = delete;
+  FastRng& operator=(const FastRng&) = delete;
+  void fill(MutByteView out) override;
+
+ private:
+  void refill();
+  std::array<std::uint8_t, 4096> buf_{};
+  std::size_t pos_ = sizeof(buf_);
+  Key32 key_{};
+};
+
 // Standard base64 with '=' padding (RFC 4648 section 4).
 std::string base64_encode(ByteView data);
 // Strict standard base64 with padding; nullopt on any other input.

@@ -103,5 +103,25 @@ TEST(Crypto, OsRngProducesDistinctOutputs) {
   EXPECT_FALSE(ct_equal(a, b));
 }
 
+TEST(Crypto, FastRngIsUnpredictableAcrossInstancesAndRefills) {
+  FastRng a, b;
+  std::vector<std::uint8_t> x(10000), y(10000);
+  a.fill(x);
+  b.fill(y);
+  EXPECT_FALSE(ct_equal(x, y));
+  // Byte histogram over 10000 bytes spanning several refills: every value appears, none dominates.
+  std::array<int, 256> counts{};
+  for (auto v : x) counts[v]++;
+  for (int c : counts) {
+    EXPECT_GT(c, 5);
+    EXPECT_LT(c, 90);
+  }
+  // Odd-sized draws straddling the buffer boundary do not repeat the stream.
+  std::uint8_t p[7], q[7];
+  a.fill(p);
+  a.fill(q);
+  EXPECT_FALSE(ct_equal(p, q));
+}
+
 }  // namespace
 }  // namespace paniq::crypto
