@@ -15,7 +15,10 @@ Result<std::size_t> finish_transport(MutByteView out, std::size_t inner_len, std
                                                    std::to_string(inner_len) +
                                                    " bytes exceeds the 16-bit length field");
   }
-  const std::size_t pad = choose_padding(opts.padding, inner_len, opts.budget, rng);
+  // Unlike the reference (PROTOCOL.md 5.3 step 3), the clamp counts the counter and length
+  // field, so a segment that fits without padding is never dropped because of padding.
+  // Padding is local to the sender: the receiver ignores the tail either way.
+  const std::size_t pad = choose_padding(opts.padding, header + inner_len, opts.budget, rng);
   const std::size_t total = header + inner_len + pad;
   if (total > opts.budget) {
     return make_error(Errc::payload_too_large, "transport payload of " + std::to_string(total) +
