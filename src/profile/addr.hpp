@@ -1,0 +1,34 @@
+// IP socket address literals ("1.2.3.4:9000", "[2001:db8::1]:9000") as the reference accepts them
+// for `proxy_addr` and daemon `listen_addr` (PROTOCOL.md 2.1.1, 2.2), and their canonical text
+// (RFC 5952 for IPv6) used when the compact profile carries an address as bytes (11.1, 11.2).
+// Pure parsing: no name resolution, no sockets.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace paniq::profile {
+
+struct SocketAddr {
+  bool v6 = false;
+  std::array<std::uint8_t, 16> ip{};  // IPv4 uses ip[0..3]
+  std::uint16_t port = 0;
+  std::uint32_t scope_id = 0;  // IPv6 "%N" zone, 0 = none
+
+  // "a.b.c.d:port" or "[v6]:port" (lower-case, longest zero run compressed, IPv4-mapped
+  // addresses as ::ffff:a.b.c.d; "%scope" only when scope_id != 0).
+  std::string to_string() const;
+  friend bool operator==(const SocketAddr&, const SocketAddr&) = default;
+};
+
+// Parses an IP socket address literal with the reference's grammar: IPv4 octets are 1-3 decimal
+// digits without a leading zero; IPv6 groups are 1-4 hex digits with one optional "::" and an
+// optional embedded IPv4 tail; an optional numeric "%scope" inside the brackets; the port is
+// decimal (leading zeros allowed) and must fit 16 bits. Returns nullopt on anything else
+// (including host names); the caller reports the error with its field path.
+std::optional<SocketAddr> parse_socket_addr(std::string_view text);
+
+}  // namespace paniq::profile

@@ -1,0 +1,62 @@
+// Daemon configuration files (`--config/-c`, PROTOCOL.md 2.2): socks5d and proxy-server. Separate
+// from the profile; every key optional; durations use the daemon syntax ("5s", "500ms", "1.5s",
+// "2m"). Precedence (STYLE.md 4): defaults < profile < this file < command line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "profile/duration.hpp"
+#include "profile/errors.hpp"
+
+namespace paniq::profile {
+
+struct Socks5dConfig {
+  std::string listen_addr = "127.0.0.1:1080";  // TCP listen (IP:port or [IPv6]:port)
+  std::optional<std::string> username;         // reference: unused (auth only from the CLI)
+  std::optional<std::string> password;
+  std::uint64_t workers = 8;
+  std::uint64_t max_connections = 128;
+  Millis dial_timeout{5000};
+  Millis accept_timeout{500};
+  Millis idle_timeout{120'000};
+  Millis metrics_interval{10'000};
+  std::string log_level = "info";  // stored lower-cased: debug | info | warn | error
+  std::optional<std::string> control_socket;
+  friend bool operator==(const Socks5dConfig&, const Socks5dConfig&) = default;
+};
+
+struct ProxyServerConfig {
+  std::string listen_addr = "0.0.0.0:9000";  // UDP bind (IP:port or [IPv6]:port)
+  std::uint64_t workers = 8;
+  std::uint64_t max_connections = 128;
+  Millis dial_timeout{5000};
+  Millis accept_timeout{500};
+  Millis idle_timeout{120'000};
+  Millis metrics_interval{10'000};
+  std::string log_level = "info";
+  std::optional<std::string> control_socket;
+  friend bool operator==(const ProxyServerConfig&, const ProxyServerConfig&) = default;
+};
+
+// Parse + validate JSON text. Unknown keys add `unknown field "x" ignored` to `notes`. Errors name
+// the field and value: `workers: 0: must be > 0`, `log_level: "loud": must be one of debug, info,
+// warn, error`, `dial_timeout: "301s": too long (max 300s)`, `accept_timeout: "5h": unknown
+// duration format: 5h`, `listen_addr: "localhost:1080": invalid socket address (expected IP:port
+// or [IPv6]:port)`. The caller must abort startup on error.
+Result<Socks5dConfig> parse_socks5d_config_json(std::string_view text, std::vector<std::string>& notes);
+Result<ProxyServerConfig> parse_proxy_server_config_json(std::string_view text,
+                                                         std::vector<std::string>& notes);
+
+// Loads a config file. An empty path means "no file": defaults, no note. A path that does not
+// exist gives the defaults (as the reference) plus the note "config file <path> not found; using
+// defaults". An existing but unreadable file is an Errc::io error naming the path; other errors
+// as the parse functions, prefixed with "config <path>: ".
+Result<Socks5dConfig> load_socks5d_config(const std::string& path, std::vector<std::string>& notes);
+Result<ProxyServerConfig> load_proxy_server_config(const std::string& path, std::vector<std::string>& notes);
+
+}  // namespace paniq::profile
