@@ -1,0 +1,428 @@
+// Engine: construction, the application side (send/recv), input and the timers. flush() is in
+// engine_flush.cpp.
+#include "kcp/engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace paniq::kcp {
+namespace {
+
+const Config& checked(const Config& cfg) {
+  auto ok = cfg.validate();
+  if (!ok) throw std::invalid_argument(ok.error().message);
+  return cfg;
+}
+
+}  // namespace
+
+using detail::kAskTell;
+
+Engine::Engine(const Config& cfg)
+    : cfg_(checked(cfg)),
+      conv_(cfg.conv),
+      mtu_(cfg.mtu),
+      mss_(cfg.mtu - static_cast<std::uint32_t>(kOverhead)),
+      snd_una_(cfg.initial_sn),
+      snd_nxt_(cfg.initial_sn),
+      rcv_nxt_(cfg.initial_sn),
+      rx_minrto_(cfg.nodelay != 0 ? detail::kRtoNoDelay : detail::kRtoMin),
+      snd_wnd_(cfg.snd_wnd),
+      rcv_wnd_(cfg.rcv_wnd),
+      interval_(cfg.interval),
+      ts_flush_(cfg.interval),
+      nodelay_(cfg.nodelay),
+      dead_link_(cfg.dead_link),
+      fastresend_(cfg.resend),
+      fastlimit_(cfg.fast_limit),
+      nocwnd_(cfg.nc),
+      stream_(cfg.stream),
+      max_snd_queue_(cfg.max_snd_queue),
+      snd_pool_(mss_),
+      rcv_pool_(mss_) {
+  acklist_.reserve(64);
+}
+
+Engine::~Engine() {
+  for (SndSeg& s : snd_.slots()) snd_pool_.release(s.data);
+  for (RcvSeg& r : rcv_.slots()) rcv_pool_.release(r.data);
+}
+
+void Engine::trim() {
+  snd_pool_.trim();
+  rcv_pool_.trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// send (ikcp_send)
+
+Result<std::size_t> Engine::send(ByteView data) {
+  if (data.empty()) return std::size_t{0};
+  if (!stream_) return send_message(data);
+  return send_stream(data);
+}
+
+std::size_t Engine::send_stream(ByteView data) {
+  std::size_t done = 0;
+  // Append to the last queued segment while it is short of the MSS.
+  if (nsnd_que_ > 0) {
+    SndSeg& last = snd_[snd_nxt_ + nsnd_que_ - 1];
+    if (last.len < mss_) {
+      const std::size_t n = std::min<std::size_t>(mss_ - last.len, data.size());
+      std::memcpy(last.data + last.len, data.data(), n);
+      last.len += static_cast<std::uint32_t>(n);
+      done = n;
+    }
+  }
+  while (done < data.size() && nsnd_que_ < max_snd_queue_) {
+    snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + 1);
+    SndSeg& s = snd_[snd_nxt_ + nsnd_que_];
+    const std::size_t n = std::min<std::size_t>(mss_, data.size() - done);
+    s.data = snd_pool_.acquire();
+    std::memcpy(s.data, data.data() + done, n);
+    s.len = static_cast<std::uint32_t>(n);
+    s.frg = 0;
+    s.live = false;
+    ++nsnd_que_;
+    done += n;
+  }
+  stats_.bytes_sent += done;
+  return done;
+}
+
+Result<std::size_t> Engine::send_message(ByteView data) {
+  const std::size_t count = (data.size() + mss_ - 1) / mss_;
+  if (count > kMaxFragments || count > max_snd_queue_) {
+    return make_error(Errc::message_too_large,
+                      "kcp: message of " + std::to_string(data.size()) + " bytes needs " +
+                          std::to_string(count) + " fragments");
+  }
+  if (nsnd_que_ + count > max_snd_queue_) return std::size_t{0};
+  snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + count);
+  std::size_t off = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    SndSeg& s = snd_[snd_nxt_ + nsnd_que_];
+    const std::size_t n = std::min<std::size_t>(mss_, data.size() - off);
+    s.data = snd_pool_.acquire();
+    std::memcpy(s.data, data.data() + off, n);
+    s.len = static_cast<std::uint32_t>(n);
+    s.frg = static_cast<std::uint8_t>(count - i - 1);
+    s.live = false;
+    ++nsnd_que_;
+    off += n;
+  }
+  stats_.bytes_sent += data.size();
+  return data.size();
+}
+
+bool Engine::writable() const {
+  if (nsnd_que_ < max_snd_queue_) return true;
+  return stream_ && snd_[snd_nxt_ + nsnd_que_ - 1].len < mss_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// recv (ikcp_recv, ikcp_peeksize)
+
+Result<std::size_t> Engine::recv(MutByteView out) {
+  const bool recover = nrcv_que_ >= rcv_wnd_;
+  Result<std::size_t> got = stream_ ? Result<std::size_t>(recv_stream(out)) : recv_message(out);
+  if (!got) return got;
+  stats_.bytes_received += *got;
+  move_rcv_buf_to_queue();
+  // Fast recover: the queue was full and has room again; tell the peer (WINS) at next flush.
+  if (nrcv_que_ < rcv_wnd_ && recover) probe_ |= kAskTell;
+  return got;
+}
+
+std::size_t Engine::recv_stream(MutByteView out) {
+  std::size_t done = 0;
+  while (nrcv_que_ > 0 && done < out.size()) {
+    RcvSeg& r = rcv_[rcv_nxt_ - nrcv_que_];
+    const std::size_t n = std::min<std::size_t>(r.len - rcv_offset_, out.size() - done);
+    if (n > 0) std::memcpy(out.data() + done, r.data + rcv_offset_, n);
+    done += n;
+    rcv_offset_ += static_cast<std::uint32_t>(n);
+    if (rcv_offset_ == r.len) {
+      rcv_pool_.release(r.data);
+      r = RcvSeg{};
+      --nrcv_que_;
+      rcv_offset_ = 0;
+    }
+  }
+  return done;
+}
+
+Result<std::size_t> Engine::recv_message(MutByteView out) {
+  for (;;) {
+    const auto size = peek_size();
+    if (!size) return std::size_t{0};
+    if (*size > out.size()) {
+      return make_error(Errc::buffer_too_small,
+                        "kcp: next message has " + std::to_string(*size) + " bytes");
+    }
+    std::size_t done = 0;
+    while (nrcv_que_ > 0) {
+      RcvSeg& r = rcv_[rcv_nxt_ - nrcv_que_];
+      if (r.len > 0) std::memcpy(out.data() + done, r.data, r.len);
+      done += r.len;
+      const std::uint8_t frg = r.frg;
+      rcv_pool_.release(r.data);
+      r = RcvSeg{};
+      --nrcv_que_;
+      if (frg == 0) break;
+    }
+    if (done > 0) return done;
+  }
+}
+
+std::optional<std::size_t> Engine::peek_size() const {
+  if (nrcv_que_ == 0) return std::nullopt;
+  const std::uint32_t head = rcv_nxt_ - nrcv_que_;
+  const RcvSeg& first = rcv_[head];
+  if (stream_) return first.len - rcv_offset_;
+  if (first.frg == 0) return first.len;
+  if (nrcv_que_ < std::uint32_t{first.frg} + 1) return std::nullopt;
+  std::size_t length = 0;
+  for (std::uint32_t i = 0; i < nrcv_que_; ++i) {
+    const RcvSeg& r = rcv_[head + i];
+    length += r.len;
+    if (r.frg == 0) break;
+  }
+  return length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// input (ikcp_input)
+
+Errc Engine::input(ByteView datagram, Clock32 now) {
+  ++stats_.in_datagrams;
+  if (datagram.size() < kOverhead) {
+    ++stats_.in_bad_datagrams;
+    return Errc::short_datagram;
+  }
+  // Validate every segment first so a bad datagram leaves the engine untouched.
+  SegmentView seg;
+  for (std::size_t off = 0; datagram.size() - off >= kOverhead;) {
+    if (get_u32_le(datagram.data() + off) != conv_) {  // ikcp checks conv first
+      ++stats_.in_bad_datagrams;
+      return Errc::conv_mismatch;
+    }
+    const Errc e = decode_segment(datagram.subspan(off), seg);
+    if (e != Errc::ok) {
+      ++stats_.in_bad_datagrams;
+      return e;
+    }
+    off += kOverhead + seg.header.len;
+  }
+
+  current_ = now;
+  const std::uint32_t prev_una = snd_una_;
+  bool flag = false;
+  std::uint32_t maxack = 0;
+  for (std::size_t off = 0; datagram.size() - off >= kOverhead;) {
+    (void)decode_segment(datagram.subspan(off), seg);
+    process_segment(seg, flag, maxack);
+    off += kOverhead + seg.header.len;
+  }
+  if (flag) parse_fastack(maxack);
+  if (time_diff(snd_una_, prev_una) > 0) grow_cwnd();
+  return Errc::ok;
+}
+
+void Engine::process_segment(const SegmentView& seg, bool& flag, std::uint32_t& maxack) {
+  const SegmentHeader& h = seg.header;
+  ++stats_.in_segments;
+  // PROTOCOL.md 6.5: kcp-tokio 0.3.5 sends ACKs with wnd 0 and una 0. Taking that window would
+  // stall a one-way transfer until a window probe; taking that una means nothing either.
+  if (h.cmd == static_cast<std::uint8_t>(Cmd::ack) && h.wnd == 0 && h.una == 0) {
+    ++stats_.in_zero_window_acks;
+  } else {
+    rmt_wnd_ = h.wnd;
+    parse_una(h.una);
+  }
+  switch (static_cast<Cmd>(h.cmd)) {
+    case Cmd::ack:
+      if (time_diff(current_, h.ts) >= 0) update_ack(time_diff(current_, h.ts));
+      parse_ack(h.sn);
+      // ikcp also keeps the ts of maxack, used only with IKCP_FASTACK_CONSERVE (off in 1.7).
+      if (!flag || time_diff(h.sn, maxack) > 0) maxack = h.sn;
+      flag = true;
+      break;
+    case Cmd::push:
+      if (time_diff(h.sn, rcv_nxt_ + rcv_wnd_) < 0) {
+        acklist_.push_back(Ack{h.sn, h.ts});
+        if (time_diff(h.sn, rcv_nxt_) >= 0) {
+          parse_data(h, seg.data);
+        } else {
+          ++stats_.in_duplicates;
+        }
+      } else {
+        ++stats_.in_beyond_window;
+      }
+      break;
+    case Cmd::wask:
+      probe_ |= kAskTell;  // answer with WINS at the next flush
+      break;
+    case Cmd::wins:
+      break;
+  }
+}
+
+void Engine::update_ack(std::int32_t rtt) {
+  const std::int64_t r = rtt;
+  if (rx_srtt_ == 0) {
+    rx_srtt_ = r;
+    rx_rttval_ = r / 2;
+  } else {
+    const std::int64_t delta = r > rx_srtt_ ? r - rx_srtt_ : rx_srtt_ - r;
+    rx_rttval_ = (3 * rx_rttval_ + delta) / 4;
+    rx_srtt_ = (7 * rx_srtt_ + r) / 8;
+    if (rx_srtt_ < 1) rx_srtt_ = 1;
+  }
+  const std::int64_t iv = interval_;
+  const std::int64_t rto = cfg_.rto_mode == RtoMode::ikcp
+                               ? rx_srtt_ + std::max(iv, 4 * rx_rttval_)
+                               : rx_srtt_ + 4 * std::max(rx_rttval_, iv);
+  rx_rto_ = static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(rto, rx_minrto_, detail::kRtoMax));
+}
+
+void Engine::release_snd(SndSeg& s) {
+  snd_pool_.release(s.data);
+  s.data = nullptr;
+  s.live = false;
+  --nsnd_buf_;
+}
+
+void Engine::shrink_buf() {
+  while (snd_una_ != snd_nxt_ && !snd_[snd_una_].live) ++snd_una_;
+}
+
+void Engine::parse_ack(std::uint32_t sn) {
+  if (time_diff(sn, snd_una_) < 0 || time_diff(sn, snd_nxt_) >= 0) return;
+  SndSeg& s = snd_[sn];
+  if (!s.live) return;
+  release_snd(s);
+  if (sn == snd_una_) shrink_buf();
+}
+
+void Engine::parse_una(std::uint32_t una) {
+  // A cumulative ack outside (snd_una_, snd_nxt_] carries nothing new (or is bogus: a peer
+  // cannot ack what was never sent); ikcp would drop the whole buffer on the latter.
+  if (time_diff(una, snd_una_) <= 0 || time_diff(una, snd_nxt_) > 0) return;
+  for (std::uint32_t sn = snd_una_; sn != una; ++sn) {
+    SndSeg& s = snd_[sn];
+    if (s.live) release_snd(s);
+  }
+  snd_una_ = una;
+  shrink_buf();
+}
+
+void Engine::parse_fastack(std::uint32_t sn) {
+  if (time_diff(sn, snd_una_) < 0 || time_diff(sn, snd_nxt_) >= 0) return;
+  const std::uint32_t resent = fastresend_ > 0 ? fastresend_ : UINT32_MAX;
+  for (std::uint32_t x = snd_una_; x != sn; ++x) {
+    SndSeg& s = snd_[x];
+    if (!s.live) continue;
+    ++s.fastack;
+    if (s.fastack >= resent && (fastlimit_ == 0 || s.xmit <= fastlimit_)) {
+      fastack_pending_ = true;
+    }
+  }
+}
+
+void Engine::parse_data(const SegmentHeader& h, ByteView data) {
+  // The caller checked rcv_nxt_ <= sn < rcv_nxt_ + rcv_wnd_.
+  const std::uint32_t head = rcv_nxt_ - nrcv_que_;
+  rcv_.reserve(head, std::size_t{h.sn - head} + 1);
+  RcvSeg& r = rcv_[h.sn];
+  if (r.present) {
+    ++stats_.in_duplicates;
+    return;
+  }
+  if (h.len > rcv_pool_.block_size()) rcv_pool_.grow_block_size(h.len);
+  r.data = rcv_pool_.acquire();
+  if (h.len > 0) std::memcpy(r.data, data.data(), h.len);
+  r.len = h.len;
+  r.frg = h.frg;
+  r.present = true;
+  ++nrcv_buf_;
+  if (h.sn == rcv_nxt_) move_rcv_buf_to_queue();
+}
+
+void Engine::move_rcv_buf_to_queue() {
+  // Slots hold sn in [head, head + capacity): rcv_nxt_ at head + capacity is not stored.
+  while (nrcv_que_ < rcv_wnd_ && nrcv_que_ < rcv_.capacity() && rcv_[rcv_nxt_].present) {
+    ++rcv_nxt_;
+    ++nrcv_que_;
+    --nrcv_buf_;
+  }
+}
+
+void Engine::grow_cwnd() {
+  if (cwnd_ >= rmt_wnd_) return;
+  const std::uint64_t mss = mss_;
+  if (cwnd_ < ssthresh_) {
+    ++cwnd_;
+    incr_ += mss;
+  } else {
+    if (incr_ < mss) incr_ = mss;
+    incr_ += (mss * mss) / incr_ + (mss / 16);
+    if ((std::uint64_t{cwnd_} + 1) * mss <= incr_) {
+      cwnd_ = static_cast<std::uint32_t>(std::min<std::uint64_t>((incr_ + mss - 1) / mss,
+                                                                 UINT32_MAX));
+    }
+  }
+  if (cwnd_ > rmt_wnd_) {
+    cwnd_ = rmt_wnd_;
+    incr_ = std::uint64_t{rmt_wnd_} * mss;
+  }
+}
+
+std::uint32_t Engine::wnd_unused() const {
+  return nrcv_que_ < rcv_wnd_ ? rcv_wnd_ - nrcv_que_ : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// timers (ikcp_update, ikcp_check)
+
+void Engine::update(Clock32 now) {
+  current_ = now;
+  if (!updated_) {
+    updated_ = true;
+    ts_flush_ = current_;
+  }
+  std::int32_t slap = time_diff(current_, ts_flush_);
+  if (slap >= 10000 || slap < -10000) {
+    ts_flush_ = current_;
+    slap = 0;
+  }
+  if (slap >= 0) {
+    ts_flush_ += interval_;
+    if (time_diff(current_, ts_flush_) >= 0) ts_flush_ = current_ + interval_;
+    flush_body();
+  }
+}
+
+Clock32 Engine::check(Clock32 now) const {
+  if (!updated_) return now;
+  Clock32 ts_flush = ts_flush_;
+  const std::int32_t slap = time_diff(now, ts_flush);
+  if (slap >= 10000 || slap < -10000) ts_flush = now;
+  if (time_diff(now, ts_flush) >= 0) return now;
+  const std::int32_t tm_flush = time_diff(ts_flush, now);
+  std::int32_t tm_packet = INT32_MAX;
+  if (nsnd_buf_ > 0) {
+    // min_resendts_ is a lower bound of every live segment's deadline (ikcp scans them all).
+    const std::int32_t diff = time_diff(min_resendts_, now);
+    if (diff <= 0) return now;
+    tm_packet = diff;
+  }
+  std::uint32_t minimal = static_cast<std::uint32_t>(std::min(tm_packet, tm_flush));
+  if (minimal >= interval_) minimal = interval_;
+  return now + minimal;
+}
+
+}  // namespace paniq::kcp
