@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-asan demo fuzz-smoke bench clean
+.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel clean
 
 all: build
 
@@ -40,6 +40,10 @@ fuzz-smoke: deps
 
 bench: build
 	./scripts/bench.sh $(BUILD)
+
+# Loopback tunnel benchmark (nginx origin; kcptun for comparison when installed).
+bench-tunnel: build
+	./bench/bench-tunnel.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

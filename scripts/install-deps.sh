@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
   curl nginx-light iproute2 procps python3
+  kcptun  # comparison baseline for make bench-tunnel
 )
 
 missing=()
