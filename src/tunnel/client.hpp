@@ -1,0 +1,247 @@
+// The client side (socks5d role, PROTOCOL.md 4.1, 4.3, 6.6): ClientSession = one handshake and
+// the Link it leads to, on one UDP socket; Client = the current session plus the stream opens
+// waiting for it, replacing a dead or failed session with a fresh one on a fresh socket.
+// Pure (STYLE.md 1): no socket, clock or OS randomness; `now`, wall time and Rng& come in.
+// Lifecycle, timers and their numbers: docs/tunnel.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "envelope/handshake.hpp"
+#include "obf/framer.hpp"
+#include "tunnel/errors.hpp"
+#include "tunnel/event_queue.hpp"
+#include "tunnel/link.hpp"
+
+namespace paniq::tunnel {
+
+struct ClientConfig {
+  LinkConfig link;  // mux role Client
+  // Preamble pacing (PROTOCOL.md 4.1: junk, signatures, Initiation): each datagram leaves
+  // preamble_delay_ms + uniform[0, preamble_jitter_ms] after the previous one.
+  std::uint32_t preamble_delay_ms = 5;  // the profile's null -> 5 ms
+  std::uint32_t preamble_jitter_ms = 0;
+  // The Initiation (built once per handshake) is sent up to handshake_attempts times, the next
+  // one handshake_timeout_ms + uniform[0, handshake_timeout_ms / 8] after the previous; the
+  // handshake fails that long after the last one (Go client semantics, with jitter).
+  std::uint32_t handshake_timeout_ms = 5000;
+  std::uint32_t handshake_attempts = 3;
+  // Initiation payload: empty (what Rust clients send, the default) or the Go original's
+  // authenticated payload when a server public key is set (issue #6).
+  envelope::InitiationAuth auth;
+
+  // First broken rule (link config, attempts >= 1, timeout >= 1 ms); Errc::invalid_config.
+  Result<void> validate() const;
+};
+
+// From a validated profile: link_config_from_profile(p, Client), handshake_timeout (null ->
+// 5 s), handshake_attempts (0 -> 1), preamble_delay_ms (null -> 5), preamble_jitter_ms
+// (null -> 0); auth left empty (Rust-compatible). Errors as link_config_from_profile.
+Result<ClientConfig> client_config_from_profile(const profile::Profile& p);
+
+enum class ClientState : std::uint8_t {
+  Idle,         // not started
+  Handshaking,  // preamble / Initiation sent, waiting for the Response
+  Established,  // Link running
+  Closed,       // failed handshake or dead link: see failure()
+};
+const char* to_string(ClientState s);
+
+struct ClientSessionStats {
+  std::uint64_t preamble_datagrams = 0;   // junk + signatures sent
+  std::uint64_t initiations_sent = 0;     // first send + retransmissions
+  std::uint64_t datagrams_in = 0, bytes_in = 0;
+  std::uint64_t ignored_unclassified = 0; // did not classify (garbage, probes)
+  std::uint64_t ignored_unexpected = 0;   // classified, wrong type for the state (e.g. a
+                                          // Transport before the Response, a late Response)
+  std::uint64_t ignored_short_response = 0;  // Response payload under 4 bytes
+};
+
+// One handshake and, once it succeeded, one Link; bound to one UDP socket by the shell.
+class ClientSession {
+ public:
+  // `cfg` must pass validate() (throws std::invalid_argument otherwise). `framer` and `rng`
+  // must outlive the session.
+  ClientSession(const ClientConfig& cfg, const obf::Framer& framer, Rng& rng);
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Builds the preamble (junk, signatures with `wall` for <t>) and the Initiation and schedules
+  // them from `now`. Failure: Errc::initiation_failed (the Initiation cannot be built, e.g. a
+  // low-order server key): the session is Closed with that reason; do not retry with the same
+  // config. Calling it twice is a programmer error (throws std::logic_error).
+  Result<void> start(TimeMs now, WallTime wall);
+
+  // A datagram received on this session's socket. Handshaking: the first Response (conv =
+  // u32 LE of its payload) establishes the session; everything else is counted and ignored.
+  // Established: Transport goes to the Link; everything else is ignored. Never replies by
+  // itself: call flush(now) after a batch.
+  void handle_datagram(ByteView datagram, TimeMs now);
+
+  // After a batch of handle_datagram() calls and after stream commands on mux().
+  void flush(TimeMs now);
+  // Datagrams due now (preamble and Initiation at their scheduled times, then transport).
+  std::span<const ByteView> transmit();
+  void consume_transmit(std::size_t n);
+
+  std::optional<TimeMs> next_timeout() const;  // nullopt once Closed
+  void handle_timeout(TimeMs now);
+
+  // Established, stream events (from the Link), SessionClosed(reason) once.
+  std::optional<Event> poll_event();
+
+  ClientState state() const { return state_; }
+  // Why the session is Closed (empty otherwise): Errc::handshake_timeout,
+  // initiation_failed, kcp_dead_link, liveness_timeout, mux codes, closed.
+  std::error_code failure() const { return failure_; }
+  std::uint32_t conv() const { return conv_; }
+  // The Initiation datagram of this handshake (identical on every retransmission).
+  ByteView initiation() const { return initiation_; }
+  // nullptr until Established.
+  Link* link() { return link_.get(); }
+  const Link* link() const { return link_.get(); }
+  mux::Session* mux() { return link_ ? &link_->mux() : nullptr; }
+  const ClientSessionStats& stats() const { return stats_; }
+
+  // Ends the session (nothing is sent; the server forgets it by its idle timeout).
+  void close(std::error_code reason);
+
+ private:
+  void release_due(TimeMs now);
+  void establish(std::uint32_t conv, TimeMs now);
+  void fail(std::error_code reason);
+  TimeMs retransmit_delay();
+
+  ClientConfig cfg_;
+  const obf::Framer& framer_;
+  Rng& rng_;
+  ClientState state_ = ClientState::Idle;
+  std::error_code failure_{};
+  bool closed_reported_ = false;
+  bool established_reported_ = false;
+  std::uint32_t conv_ = 0;
+  // Handshake schedule: preamble_[next_] leaves at next_send_; after the last one (the
+  // Initiation) the Initiation is re-sent at next_send_ while attempts_ < handshake_attempts.
+  std::vector<Bytes> preamble_;
+  std::size_t next_ = 0;
+  Bytes initiation_;
+  TimeMs next_send_ = 0;
+  std::uint32_t attempts_ = 0;
+  DatagramQueue hs_tx_;  // handshake datagrams due
+  std::unique_ptr<Link> link_;
+  ClientSessionStats stats_;
+};
+
+// Sessions are numbered 1, 2, 3, ... and never reused; tickets likewise.
+using SessionId = std::uint64_t;
+using OpenTicket = std::uint64_t;
+
+enum class ClientEventKind : std::uint8_t {
+  NeedSocket,     // open a fresh UDP socket for `session` (connected to the server) BEFORE
+                  // sending its transmit(); feed what it receives to handle_datagram(session)
+  SessionReady,   // `session` completed its handshake
+  SessionClosed,  // `session` is over (`error` = reason): close its socket; its streams are
+                  // gone (reads/writes on them fail), no more events for them
+  StreamReady,    // `ticket` opened: stream `stream` of `session`
+  OpenFailed,     // `ticket` failed (`error`: the handshake's reason, or the mux's)
+  Readable,       // mux edge events of (session, stream)
+  Writable,
+  StreamClosed,   // (session, stream) carries nothing more; `error` empty = orderly
+};
+const char* to_string(ClientEventKind k);
+
+struct ClientEvent {
+  ClientEventKind kind = ClientEventKind::Readable;
+  SessionId session = 0;
+  OpenTicket ticket = 0;
+  mux::StreamId stream = 0;
+  std::error_code error{};
+};
+
+struct ClientTransmit {
+  SessionId session = 0;  // the socket to send it from
+  ByteView data;
+};
+
+struct ClientStats {
+  std::uint64_t sessions_started = 0;
+  std::uint64_t sessions_established = 0;
+  std::uint64_t sessions_failed = 0;      // handshake failed
+  std::uint64_t sessions_died = 0;        // established, then dead
+  std::uint64_t opens_ok = 0, opens_failed = 0;
+  std::uint64_t datagrams_stale = 0;      // received for a session that is not current
+};
+
+// The daemon's view: one current session at a time. A stream open starts a session when none
+// is usable; opens that arrive while it handshakes wait and all proceed when it completes (or
+// all fail with its reason). A session that dies is reported (SessionClosed) and the next open
+// starts a new one; opens never wait behind more than one handshake.
+class Client {
+ public:
+  // `cfg` must pass validate() (throws std::invalid_argument otherwise); `rng` must outlive it.
+  Client(const ClientConfig& cfg, obf::Framer framer, Rng& rng);
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Requests a stream. The answer comes as StreamReady(ticket, session, stream) or
+  // OpenFailed(ticket, reason) from poll_event(), at once when the session is established,
+  // else when its handshake ends. Starts a session (NeedSocket) when there is none or the
+  // current one is Closed.
+  OpenTicket open_stream(TimeMs now, WallTime wall);
+  // Forgets a ticket still waiting (its SOCKS client went away); no event follows for it.
+  void cancel_open(OpenTicket ticket);
+
+  // A datagram from the socket of `session`; datagrams for other than the current session
+  // are counted and ignored.
+  void handle_datagram(SessionId session, ByteView datagram, TimeMs now);
+  void flush(TimeMs now);
+  std::span<const ClientTransmit> transmit();  // valid until the next non-const call
+  void consume_transmit(std::size_t n);
+  std::optional<TimeMs> next_timeout() const;
+  // Timers of the current session (handshake pacing and retransmission, KCP, keepalive,
+  // liveness). A session that dies here is reported; the next open_stream() starts a new one.
+  void handle_timeout(TimeMs now);
+  std::optional<ClientEvent> poll_event();
+
+  // The mux of `session` for stream commands (nullptr unless it is the current, established
+  // session); call flush(now) afterwards.
+  mux::Session* mux(SessionId session);
+  SessionId current_id() const { return current_id_; }
+  ClientSession* current() { return current_.get(); }
+  const ClientStats& stats() const { return stats_; }
+
+  // Closes the current session (SessionClosed(closed); waiting opens fail).
+  void close(TimeMs now);
+
+ private:
+  void start_session(TimeMs now, WallTime wall);
+  void drain_session_events(TimeMs now);
+  void complete_opens(TimeMs now);
+  void fail_opens(std::error_code reason);
+  void push(const ClientEvent& e) { events_.push(e); }
+
+  ClientConfig cfg_;
+  obf::Framer framer_;
+  Rng& rng_;
+  std::unique_ptr<ClientSession> current_;
+  SessionId current_id_ = 0;
+  SessionId next_session_ = 1;
+  OpenTicket next_ticket_ = 1;
+  std::vector<OpenTicket> waiting_;
+  EventQueue<ClientEvent> events_;
+  std::vector<ClientTransmit> tx_;
+  TimeMs now_ = 0;  // latest `now` seen (for work done inside poll_event)
+  ClientStats stats_;
+};
+
+}  // namespace paniq::tunnel

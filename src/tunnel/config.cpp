@@ -1,0 +1,127 @@
+// Tunnel configuration: validation and the conversion from a profile (PROTOCOL.md 2.1, 5.4,
+// 6.3, 6.4; docs/tunnel.md "Configuration").
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "envelope/config.hpp"
+#include "kcp/config.hpp"
+#include "profile/profile.hpp"
+#include "profile/validate.hpp"
+#include "tunnel/client.hpp"
+#include "tunnel/link.hpp"
+#include "tunnel/server.hpp"
+
+namespace paniq::tunnel {
+namespace {
+
+Error bad(const std::string& field, std::uint64_t value, const char* why) {
+  return make_error(Errc::invalid_config, field + ": " + std::to_string(value) + ": " + why);
+}
+
+std::uint32_t ms32(profile::Millis d) {
+  const auto n = d.count();
+  if (n <= 0) return 0;
+  return static_cast<std::uint32_t>(
+      std::min<std::int64_t>(n, std::numeric_limits<std::uint32_t>::max()));
+}
+
+}  // namespace
+
+Result<void> LinkConfig::validate() const {
+  if (auto ok = kcp.validate(); !ok) return ok;
+  if (auto ok = mux.validate(); !ok) return ok;
+  if (sizes.kcp_mtu != kcp.mtu) {
+    return bad("tunnel.kcp.mtu", kcp.mtu, "differs from the derived sizes.kcp_mtu");
+  }
+  if (sizes.effective_max_payload == 0) {
+    return bad("tunnel.sizes.effective_max_payload", 0, "must be at least 1");
+  }
+  if (liveness.enabled && liveness.min_ms == 0) {
+    return bad("tunnel.liveness.min_ms", 0, "must be at least 1 ms");
+  }
+  if (max_transmit_bytes < 65536) {
+    return bad("tunnel.max_transmit_bytes", max_transmit_bytes, "below 65536");
+  }
+  return {};
+}
+
+Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role role) {
+  LinkConfig c;
+  c.padding = profile::padding_policy(p);
+  c.sizes = envelope::derive_sizes(profile::size_inputs(p));
+  c.transport_replay = p.obfuscation.transport_replay;
+
+  const profile::KcpSection k = p.kcp.value_or(profile::KcpSection{});
+  kcp::WindowInputs win;
+  win.mtu = c.sizes.kcp_mtu;
+  win.send_window = k.send_window;
+  win.recv_window = k.recv_window;
+  win.target_bps = k.target_bps;
+  win.rtt_ms = k.rtt_ms;
+  win.max_snd_queue = k.max_snd_queue;
+  const kcp::Windows w = kcp::resolve_windows(win);
+  c.kcp = kcp::Config::reference(0, c.sizes.kcp_mtu, std::max<std::uint32_t>(1, k.flush_interval_ms),
+                                 w.snd_wnd, w.rcv_wnd, w.max_snd_queue);
+
+  const profile::SessionTiming t = profile::session_timing(p);
+  c.mux = role == mux::Role::Client ? mux::Config::defaults() : mux::Config::server_defaults();
+  c.mux.keepalive_interval_ms = role == mux::Role::Client ? ms32(t.keepalive) : 0;
+  c.mux.max_streams = static_cast<std::uint32_t>(
+      std::clamp<std::uint64_t>(t.max_streams, 1, std::numeric_limits<std::uint32_t>::max()));
+  c.liveness.enabled = role == mux::Role::Client;
+  if (auto ok = c.validate(); !ok) return ok.error();
+  return c;
+}
+
+Result<void> ClientConfig::validate() const {
+  if (auto ok = link.validate(); !ok) return ok;
+  if (link.mux.role != mux::Role::Client) {
+    return make_error(Errc::invalid_config, "tunnel.client.mux.role: must be client");
+  }
+  if (handshake_attempts == 0) return bad("handshake_attempts", 0, "must be at least 1");
+  if (handshake_timeout_ms == 0) return bad("handshake_timeout", 0, "must be at least 1 ms");
+  return {};
+}
+
+Result<ClientConfig> client_config_from_profile(const profile::Profile& p) {
+  auto link = link_config_from_profile(p, mux::Role::Client);
+  if (!link) return link.error();
+  const profile::SessionTiming t = profile::session_timing(p);
+  ClientConfig c;
+  c.link = std::move(*link);
+  c.handshake_timeout_ms = std::max<std::uint32_t>(1, ms32(t.handshake_timeout));
+  c.handshake_attempts = static_cast<std::uint32_t>(
+      std::clamp<std::uint64_t>(t.handshake_attempts, 1, std::numeric_limits<std::uint32_t>::max()));
+  c.preamble_delay_ms = ms32(t.preamble_delay);
+  c.preamble_jitter_ms = ms32(t.preamble_jitter);
+  if (auto ok = c.validate(); !ok) return ok.error();
+  return c;
+}
+
+Result<void> ServerConfig::validate() const {
+  if (auto ok = link.validate(); !ok) return ok;
+  if (link.mux.role != mux::Role::Server) {
+    return make_error(Errc::invalid_config, "tunnel.server.mux.role: must be server");
+  }
+  if (idle_timeout_ms == 0) return bad("kcp.idle_timeout", 0, "must be at least 1 ms");
+  if (half_open_timeout_ms == 0) return bad("server.half_open_timeout", 0, "must be at least 1 ms");
+  if (max_sessions == 0) return bad("server.max_sessions", 0, "must be at least 1");
+  if (max_sessions_per_host == 0) return bad("server.max_sessions_per_host", 0, "must be at least 1");
+  if (max_sessions_per_host > max_sessions) {
+    return bad("server.max_sessions_per_host", max_sessions_per_host, "above max_sessions");
+  }
+  return {};
+}
+
+Result<ServerConfig> server_config_from_profile(const profile::Profile& p) {
+  auto link = link_config_from_profile(p, mux::Role::Server);
+  if (!link) return link.error();
+  ServerConfig c;
+  c.link = std::move(*link);
+  c.idle_timeout_ms = std::max<std::uint32_t>(1, ms32(profile::session_timing(p).idle_timeout));
+  if (auto ok = c.validate(); !ok) return ok.error();
+  return c;
+}
+
+}  // namespace paniq::tunnel

@@ -1,0 +1,264 @@
+#include "tunnel/link.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace paniq::tunnel {
+namespace {
+
+constexpr std::size_t kRxChunk = 16u << 10;  // bytes moved from kcp.recv() to the mux at once
+
+Clock32 clock32(TimeMs now) { return static_cast<Clock32>(now); }
+
+kcp::Config with_conv(kcp::Config c, std::uint32_t conv) {
+  c.conv = conv;
+  return c;
+}
+
+const LinkConfig& checked(const LinkConfig& cfg) {
+  if (auto ok = cfg.validate(); !ok) throw std::invalid_argument(ok.error().message);
+  return cfg;
+}
+
+}  // namespace
+
+const char* to_string(EventKind k) {
+  switch (k) {
+    case EventKind::Established: return "Established";
+    case EventKind::StreamOpened: return "StreamOpened";
+    case EventKind::Readable: return "Readable";
+    case EventKind::Writable: return "Writable";
+    case EventKind::StreamClosed: return "StreamClosed";
+    case EventKind::Idle: return "Idle";
+    case EventKind::SessionClosed: return "SessionClosed";
+  }
+  return "?";
+}
+
+Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer, Rng& rng,
+           TimeMs now)
+    : cfg_(checked(cfg)),
+      framer_(framer),
+      rng_(rng),
+      kcp_(with_conv(cfg.kcp, conv)),
+      mux_(cfg.mux, now),
+      prefix_len_(framer.prefix_len(obf::MessageType::Transport)),
+      now_(now),
+      last_rx_(now) {
+  topts_.counter = cfg_.transport_replay;
+  topts_.padding = cfg_.padding;
+  topts_.budget = cfg_.sizes.effective_max_payload;
+}
+
+InputResult Link::handle_transport(ByteView payload, TimeMs now) {
+  auto view = envelope::decode_transport(payload, cfg_.transport_replay);
+  if (!view) {
+    ++stats_.datagrams_in;
+    stats_.bytes_in += payload.size();
+    ++stats_.drop_invalid_length;
+    return InputResult::invalid_length;
+  }
+  return handle_segments(view->inner, view->padding_len, now);
+}
+
+InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeMs now) {
+  now_ = std::max(now_, now);
+  ++stats_.datagrams_in;
+  stats_.bytes_in += envelope::header_len(cfg_.transport_replay) + inner.size() + padding_len;
+  if (dead()) {
+    ++stats_.drop_after_dead;
+    return InputResult::dead;
+  }
+  if (kcp_.input(inner, clock32(now)) != kcp::Errc::ok) {
+    ++stats_.drop_kcp_rejected;
+    return InputResult::kcp_rejected;
+  }
+  stats_.segment_bytes_in += inner.size();
+  stats_.padding_bytes_in += padding_len;
+  last_rx_ = now_;
+  kcp_dirty_ = true;
+  update_liveness(now_, true);
+  return InputResult::accepted;
+}
+
+void Link::pump_rx(TimeMs now) {
+  for (;;) {
+    if (rx_pos_ < rx_end_) {
+      const ByteView rest(rx_buf_.data() + rx_pos_, rx_end_ - rx_pos_);
+      const std::size_t n = mux_.input(rest, now);
+      rx_pos_ += n;
+      if (rx_pos_ < rx_end_) {
+        if (n == 0 || mux_.input_blocked()) ++stats_.input_pauses;
+        return;  // paused (or failed): KCP keeps the rest, its window closes
+      }
+      rx_pos_ = rx_end_ = 0;
+    }
+    if (!kcp_.peek_size()) return;
+    if (rx_buf_.empty()) rx_buf_.resize(kRxChunk);
+    auto got = kcp_.recv(rx_buf_);
+    if (!got || *got == 0) return;
+    rx_end_ = *got;
+    kcp_dirty_ = true;  // the receive window may have reopened: tell the peer
+  }
+}
+
+void Link::pump_tx(TimeMs) {
+  for (;;) {
+    const ByteView pending = mux_.pending_output();
+    if (pending.empty()) return;
+    auto took = kcp_.send(pending);
+    if (!took || *took == 0) return;  // KCP's send queue is full: continue after ACKs
+    mux_.consume_output(*took);
+    kcp_dirty_ = true;
+  }
+}
+
+void Link::build_datagram(ByteView segment) {
+  const std::size_t hdr = envelope::header_len(topts_.counter);
+  if (tx_.bytes() + prefix_len_ + hdr + segment.size() > cfg_.max_transmit_bytes) {
+    ++stats_.drop_backlog;
+    return;
+  }
+  const std::size_t cap = prefix_len_ + hdr + segment.size() + topts_.budget;
+  std::uint8_t* p = tx_.reserve(cap);
+  framer_.write_prefix(obf::MessageType::Transport, rng_, MutByteView(p, prefix_len_));
+  const MutByteView payload(p + prefix_len_, cap - prefix_len_);
+  std::memcpy(payload.data() + hdr, segment.data(), segment.size());
+  auto len = envelope::finish_transport(payload, segment.size(), counter_, topts_, rng_);
+  if (!len) {
+    ++stats_.drop_too_large;
+    return;
+  }
+  ++counter_;
+  tx_.commit(prefix_len_ + *len);
+  ++stats_.datagrams_out;
+  stats_.bytes_out += prefix_len_ + *len;
+  stats_.segment_bytes_out += segment.size();
+  stats_.padding_bytes_out += *len - hdr - segment.size();
+}
+
+void Link::collect_output() {
+  const auto out = kcp_.output();
+  for (const ByteView segment : out) build_datagram(segment);
+  kcp_.clear_output();
+}
+
+void Link::update_liveness(TimeMs now, bool received) {
+  if (!cfg_.liveness.enabled) return;
+  if (kcp_.nsnd_buf() == 0) {
+    awaiting_ = false;
+    return;
+  }
+  if (received || !awaiting_) {
+    awaiting_ = true;
+    await_since_ = now;
+  }
+}
+
+std::optional<TimeMs> Link::liveness_deadline() const {
+  if (!cfg_.liveness.enabled || !awaiting_ || dead()) return std::nullopt;
+  const LivenessConfig& l = cfg_.liveness;
+  const std::uint64_t bound = std::clamp<std::uint64_t>(
+      std::uint64_t{l.rto_multiple} * kcp_.rx_rto(), l.min_ms, std::max(l.min_ms, l.max_ms));
+  return await_since_ + bound;
+}
+
+void Link::check_failures(TimeMs) {
+  if (dead()) return;
+  if (kcp_.dead()) {
+    close(make_error_code(Errc::kcp_dead_link));
+  } else if (mux_.failed()) {
+    close(mux_.failure());
+  }
+}
+
+void Link::flush(TimeMs now) {
+  now_ = std::max(now_, now);
+  if (dead()) return;
+  // Twice at most: KCP's flush moves queued segments into the window, which may make room
+  // for more mux output.
+  for (int round = 0; round < 2; ++round) {
+    pump_rx(now_);
+    pump_tx(now_);
+    check_failures(now_);
+    if (dead() || !kcp_dirty_) break;
+    kcp_dirty_ = false;
+    kcp_.flush(clock32(now_));
+    collect_output();
+  }
+  update_liveness(now_, false);
+  check_failures(now_);
+  shrink_if_idle();
+}
+
+// A link whose burst (a whole KCP window) grew the transmit buffer gives it back once KCP has
+// nothing in flight and everything was sent, so thousands of idle server sessions do not each
+// keep their peak. A busy link keeps it: no allocation per burst.
+void Link::shrink_if_idle() {
+  if (tx_.count() == 0 && kcp_.nsnd_buf() == 0 && kcp_.nsnd_que() == 0) tx_.shrink();
+}
+
+std::optional<TimeMs> Link::next_timeout() const {
+  if (dead()) return std::nullopt;
+  const bool rx_waiting = rx_pos_ < rx_end_ && !mux_.input_blocked() && !mux_.failed();
+  if (kcp_dirty_ || rx_waiting) return now_;
+  std::optional<TimeMs> t = mux_.next_timeout(now_);
+  auto earliest = [&t](TimeMs c) {
+    if (!t || c < *t) t = c;
+  };
+  if (kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0 || !mux_.pending_output().empty()) {
+    const Clock32 c = clock32(now_);
+    earliest(now_ + static_cast<TimeMs>(std::max<std::int32_t>(0, time_diff(kcp_.check(c), c))));
+  }
+  if (auto l = liveness_deadline()) earliest(*l);
+  return t;
+}
+
+void Link::handle_timeout(TimeMs now) {
+  now_ = std::max(now_, now);
+  if (dead()) return;
+  if (auto l = liveness_deadline(); l && *l <= now_) {
+    close(make_error_code(Errc::liveness_timeout));
+    return;
+  }
+  if (auto m = mux_.next_timeout(now_); m && *m <= now_) mux_.handle_timeout(now_);
+  const Clock32 c = clock32(now_);
+  if ((kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0) && time_diff(kcp_.check(c), c) <= 0) {
+    kcp_.update(c);
+    collect_output();
+  }
+  flush(now_);
+}
+
+std::optional<Event> Link::poll_event() {
+  while (auto e = mux_.poll_event()) {
+    switch (e->kind) {
+      case mux::EventKind::InputReady: continue;  // flush() offers the held-back bytes
+      case mux::EventKind::SessionError:
+        if (!dead()) close(e->error);
+        continue;  // reported once, as SessionClosed, below
+      case mux::EventKind::StreamOpened: return Event{EventKind::StreamOpened, e->id, e->error};
+      case mux::EventKind::Readable: return Event{EventKind::Readable, e->id, e->error};
+      case mux::EventKind::Writable: return Event{EventKind::Writable, e->id, e->error};
+      case mux::EventKind::StreamClosed: return Event{EventKind::StreamClosed, e->id, e->error};
+      case mux::EventKind::Idle: return Event{EventKind::Idle, e->id, e->error};
+    }
+  }
+  if (dead() && !closed_reported_) {
+    closed_reported_ = true;
+    return Event{EventKind::SessionClosed, 0, dead_reason_};
+  }
+  return std::nullopt;
+}
+
+void Link::close(std::error_code reason) {
+  if (dead()) return;
+  dead_reason_ = reason ? reason : make_error_code(Errc::closed);
+  awaiting_ = false;
+  tx_.clear();
+  kcp_.clear_output();
+  if (!mux_.failed()) mux_.transport_closed();
+}
+
+}  // namespace paniq::tunnel

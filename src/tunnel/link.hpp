@@ -1,0 +1,243 @@
+// One conversation: a KCP engine, an smux session on top of it and the transport envelope
+// around every datagram (PROTOCOL.md 5-7). Pure (STYLE.md 1): payloads and `now` go in,
+// datagrams, events and the next deadline come out. Used by both roles: ClientSession holds
+// one after its handshake, ServerEndpoint one per (peer, conv).
+//
+// Driving a Link (docs/tunnel.md "Link"):
+//   handle_transport(payload, now)   for each received Transport datagram (after the obf prefix)
+//   mux().open_stream / write / read / shutdown_write / close   application commands
+//   flush(now)                       after a batch of the above: moves data KCP <-> mux, runs
+//                                    KCP's flush, builds datagrams
+//   transmit() / consume_transmit(n) datagrams to send, whole (prefix included)
+//   poll_event()                     stream events; SessionClosed once when the link dies
+//   next_timeout() / handle_timeout(now)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "envelope/config.hpp"
+#include "envelope/transport.hpp"
+#include "kcp/config.hpp"
+#include "kcp/engine.hpp"
+#include "mux/config.hpp"
+#include "mux/session.hpp"
+#include "obf/framer.hpp"
+#include "tunnel/errors.hpp"
+
+namespace paniq::profile {
+struct Profile;
+}
+
+namespace paniq::tunnel {
+
+// Declares a link dead when it has been waiting for an answer and heard nothing: KCP segments
+// in flight (data or a keepalive NOP) and no valid datagram received for
+//   bound = clamp(rto_multiple * kcp rx_rto, min_ms, max_ms)
+// counted from the later of the last received datagram and the moment data went in flight.
+// KCP's own dead-link rule (20 transmissions with RTO back-off) takes tens of seconds; this
+// bound is what lets a client notice a restarted server (which silently drops our datagrams)
+// within seconds. A live peer ACKs every segment, so at 10 % loss each way the chance that a
+// live link is declared dead is about 0.19^(transmissions within the bound) per stall.
+struct LivenessConfig {
+  bool enabled = true;
+  std::uint32_t min_ms = 1500;
+  std::uint32_t rto_multiple = 8;
+  std::uint32_t max_ms = 15000;
+  friend bool operator==(const LivenessConfig&, const LivenessConfig&) = default;
+};
+
+struct LinkConfig {
+  kcp::Config kcp;  // conv is replaced by the session's conv when a Link is built
+  mux::Config mux;
+  envelope::PaddingPolicy padding;
+  envelope::Sizes sizes;         // envelope::derive_sizes of the profile (kcp.mtu = kcp_mtu)
+  bool transport_replay = false; // u64 BE counter in front of every transport payload
+  LivenessConfig liveness;       // the server turns it off (idle timeout instead)
+  // Datagrams waiting in transmit() beyond which new ones are dropped (KCP retransmits them):
+  // bounds memory when the shell cannot send.
+  std::size_t max_transmit_bytes = 8u << 20;
+
+  // The first broken rule (kcp, mux, sizes), naming the field; Errc::invalid_config. The caller
+  // must not build a Link from a config that fails.
+  Result<void> validate() const;
+};
+
+// Link configuration from a validated profile (PROTOCOL.md 2.1, 5.4, 6.3, 6.4): kcp.mtu =
+// derive_sizes().kcp_mtu, windows by kcp::resolve_windows, interval = flush_interval_ms, the
+// rest as kcp::Config::reference (nodelay, resend 2, no cwnd, one segment per datagram);
+// mux role `role`, max_streams =
+// kcp.max_streams, keepalive = kcp.keepalive (0 -> 20 s) on the client and off on the server;
+// liveness on for the client, off for the server. Errors (Errc::invalid_config, message names
+// the field): a profile whose derived values fail kcp/mux validation (e.g. an MTU under 50).
+Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role role);
+
+// What a link or a session reports. Stream events are the mux's (Readable/Writable are edge
+// events, see mux/session.hpp); SessionClosed comes exactly once, carrying the reason
+// (tunnel::Errc, or the mux code that failed the session).
+enum class EventKind : std::uint8_t {
+  Established,   // client: handshake complete (ClientSession only)
+  StreamOpened,  // the peer opened `stream`
+  Readable,
+  Writable,
+  StreamClosed,  // `stream` carries nothing more; error empty = orderly
+  Idle,          // mux idle timer (only when mux.idle_timeout_ms is set)
+  SessionClosed, // the session is over: drop it (its streams are gone)
+};
+const char* to_string(EventKind k);
+
+struct Event {
+  EventKind kind = EventKind::Readable;
+  mux::StreamId stream = 0;
+  std::error_code error{};
+};
+
+// What handle_transport did with a payload (the counters say the same).
+enum class InputResult : std::uint8_t {
+  accepted,        // fed to KCP
+  invalid_length,  // counter/length/inner did not decode (5.5 step 2)
+  kcp_rejected,    // KCP ignored it (wrong conv, truncated or unknown segment)
+  dead,            // the link is dead: ignored
+};
+
+struct LinkStats {
+  std::uint64_t datagrams_in = 0, bytes_in = 0;    // transport payloads offered / their bytes
+                                                   // (after the obfuscation prefix)
+  std::uint64_t datagrams_out = 0, bytes_out = 0;  // whole datagrams built
+  std::uint64_t segment_bytes_in = 0, segment_bytes_out = 0;  // KCP bytes (inner)
+  std::uint64_t padding_bytes_in = 0, padding_bytes_out = 0;
+  std::uint64_t drop_invalid_length = 0;  // received payload undecodable
+  std::uint64_t drop_kcp_rejected = 0;    // KCP refused the received segments
+  std::uint64_t drop_after_dead = 0;      // received after the link died
+  std::uint64_t drop_too_large = 0;       // outgoing segment + padding over the budget (5.3)
+  std::uint64_t drop_backlog = 0;         // outgoing datagram over max_transmit_bytes
+  std::uint64_t input_pauses = 0;         // mux refused bytes: KCP receive held back
+};
+
+// Datagrams stored back to back in one reused buffer (no allocation in steady state).
+class DatagramQueue {
+ public:
+  static constexpr std::size_t kKeepBytes = 256u << 10;
+
+  // Room for a datagram of at most `max_len` bytes; write it, then commit(actual length).
+  // The pointer is valid until the next call.
+  std::uint8_t* reserve(std::size_t max_len);
+  void commit(std::size_t len);
+  std::span<const ByteView> views();  // valid until the next non-const call
+  std::size_t count() const { return spans_.size() - head_; }
+  std::size_t bytes() const { return len_ - first_offset(); }
+  void consume(std::size_t n);  // n >= count() drops all
+  void clear() { consume(count()); }
+  // Releases a buffer grown past kKeepBytes by a burst, if the queue is empty.
+  void shrink();
+
+ private:
+  std::size_t first_offset() const { return head_ < spans_.size() ? spans_[head_].first : len_; }
+  Bytes buf_;
+  std::size_t len_ = 0;
+  std::vector<std::pair<std::size_t, std::size_t>> spans_;
+  std::size_t head_ = 0;
+  std::vector<ByteView> views_;
+};
+
+class Link {
+ public:
+  // `cfg` must pass validate() (throws std::invalid_argument otherwise: a start-up error).
+  // `framer` and `rng` must outlive the Link. `conv` is the session's KCP conversation id.
+  Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer, Rng& rng,
+       TimeMs now);
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // --- network side ---
+
+  // One received Transport datagram's payload (obf::Classified::payload: counter?, length,
+  // segments, padding). Decodes it and feeds the segments to KCP; several segments per
+  // datagram are accepted. Undecodable input is counted and dropped silently; nothing is sent
+  // in reply before flush(). No allocation.
+  InputResult handle_transport(ByteView payload, TimeMs now);
+  // As handle_transport for an already decoded inner part (the server decodes to route).
+  InputResult handle_segments(ByteView inner, std::size_t padding_len, TimeMs now);
+
+  // Moves received bytes KCP -> mux and queued frames mux -> KCP (each side stops when the
+  // other is full), runs KCP's flush when something changed and appends the resulting
+  // datagrams to transmit(). Call after a batch of handle_transport() calls and after
+  // application commands on mux(). Cheap when nothing changed.
+  void flush(TimeMs now);
+
+  // Datagrams ready to send (whole UDP payloads), oldest first; valid until the next
+  // non-const call. Send a prefix, then consume_transmit(that many).
+  std::span<const ByteView> transmit() { return tx_.views(); }
+  std::size_t transmit_count() const { return tx_.count(); }
+  void consume_transmit(std::size_t n) { tx_.consume(n); }
+
+  // Earliest time handle_timeout() (or flush(), when work is pending) must run; nullopt when
+  // nothing is scheduled (idle, or dead).
+  std::optional<TimeMs> next_timeout() const;
+  // KCP timers (retransmission, probes), mux timers (keepalive, stalls), liveness; builds
+  // datagrams like flush().
+  void handle_timeout(TimeMs now);
+
+  // --- application side ---
+
+  // Stream commands. After using it call flush(now).
+  mux::Session& mux() { return mux_; }
+  const mux::Session& mux() const { return mux_; }
+  std::optional<Event> poll_event();
+
+  // Ends the link now (e.g. the server's idle timeout): SessionClosed(reason) follows, nothing
+  // more is sent. Idempotent (the first reason stays).
+  void close(std::error_code reason);
+
+  // --- inspection ---
+
+  bool dead() const { return static_cast<bool>(dead_reason_); }
+  std::error_code dead_reason() const { return dead_reason_; }
+  std::uint32_t conv() const { return kcp_.conv(); }
+  TimeMs last_receive() const { return last_rx_; }  // last datagram KCP accepted (or creation)
+  // When liveness would declare the link dead (nullopt: not waiting for an answer / disabled).
+  std::optional<TimeMs> liveness_deadline() const;
+  const LinkStats& stats() const { return stats_; }
+  const kcp::Engine& kcp() const { return kcp_; }
+  const LinkConfig& config() const { return cfg_; }
+
+ private:
+  void pump_rx(TimeMs now);
+  void pump_tx(TimeMs now);
+  void collect_output();
+  void build_datagram(ByteView segment);
+  void update_liveness(TimeMs now, bool received);
+  void check_failures(TimeMs now);
+  void shrink_if_idle();
+
+  LinkConfig cfg_;
+  const obf::Framer& framer_;
+  Rng& rng_;
+  kcp::Engine kcp_;
+  mux::Session mux_;
+  envelope::TransportOptions topts_;
+  std::size_t prefix_len_;
+  DatagramQueue tx_;
+  Bytes rx_buf_;  // bytes from kcp.recv() not yet taken by the mux: [rx_pos_, rx_end_);
+                  // allocated when the first data arrives
+  std::size_t rx_pos_ = 0, rx_end_ = 0;
+  std::uint64_t counter_ = 0;
+  TimeMs now_;
+  TimeMs last_rx_;
+  TimeMs await_since_ = 0;
+  bool awaiting_ = false;
+  bool kcp_dirty_ = false;  // KCP state changed since its last flush
+  bool closed_reported_ = false;
+  std::error_code dead_reason_{};
+  LinkStats stats_;
+};
+
+}  // namespace paniq::tunnel

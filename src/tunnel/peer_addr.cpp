@@ -1,0 +1,96 @@
+#include "tunnel/peer_addr.hpp"
+
+#include <cstdio>
+
+namespace paniq::tunnel {
+namespace {
+
+// FNV-1a over the bytes that identify a host, then the port mixed in (splitmix finaliser).
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+std::uint64_t host_bits(const PeerAddr& p) {
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ static_cast<std::uint8_t>(p.family);
+  for (std::uint8_t b : p.addr) h = (h ^ b) * 0x100000001b3ULL;
+  return h;
+}
+
+// Writes the RFC 5952 text of `a` into `out` (at least 40 bytes) and returns its length.
+std::size_t v6_text(const std::array<std::uint8_t, 16>& a, char* out) {
+  std::uint16_t g[8];
+  for (int i = 0; i < 8; ++i) g[i] = static_cast<std::uint16_t>((a[2 * i] << 8) | a[2 * i + 1]);
+  // The longest run (>= 2) of zero groups becomes "::", the first one on a tie.
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (g[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && g[j] == 0) ++j;
+    if (j - i > best_len && j - i >= 2) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  std::size_t n = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      out[n++] = ':';
+      out[n++] = ':';
+      i += best_len - 1;
+      continue;
+    }
+    if (n > 0 && out[n - 1] != ':') out[n++] = ':';
+    n += static_cast<std::size_t>(std::snprintf(out + n, 5, "%x", g[i]));
+  }
+  out[n] = 0;
+  return n;
+}
+
+}  // namespace
+
+PeerAddr PeerAddr::v4(std::array<std::uint8_t, 4> a, std::uint16_t port) {
+  PeerAddr p;
+  p.family = Family::v4;
+  for (std::size_t i = 0; i < 4; ++i) p.addr[i] = a[i];
+  p.port = port;
+  return p;
+}
+
+PeerAddr PeerAddr::v6(const std::array<std::uint8_t, 16>& a, std::uint16_t port) {
+  PeerAddr p;
+  p.family = Family::v6;
+  p.addr = a;
+  p.port = port;
+  return p;
+}
+
+std::string PeerAddr::to_string() const {
+  if (family == Family::v4) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%u.%u.%u.%u:%u", addr[0], addr[1], addr[2], addr[3],
+                  static_cast<unsigned>(port));
+    return buf;
+  }
+  char text[48];
+  v6_text(addr, text);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "[%s]:%u", text, static_cast<unsigned>(port));
+  return buf;
+}
+
+std::size_t PeerAddr::host_hash() const { return static_cast<std::size_t>(mix(host_bits(*this))); }
+
+std::size_t PeerAddr::hash() const {
+  return static_cast<std::size_t>(mix(host_bits(*this) ^ (std::uint64_t{port} << 48)));
+}
+
+}  // namespace paniq::tunnel

@@ -1,0 +1,241 @@
+// The server side (proxy-server role, PROTOCOL.md 4.2, 4.3, 5.5, 6.6): one endpoint on one
+// UDP socket (IPv4 and IPv6 peers alike), sessions keyed by (source address, conv), silence
+// towards everything that does not classify or route. Pure (STYLE.md 1): the shell passes
+// datagrams with their source PeerAddr, `now` and an Rng&, and sends what transmit() holds.
+// Lifecycle, caps, timers and drop reasons: docs/tunnel.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "obf/framer.hpp"
+#include "tunnel/errors.hpp"
+#include "tunnel/event_queue.hpp"
+#include "tunnel/link.hpp"
+#include "tunnel/peer_addr.hpp"
+
+namespace paniq::tunnel {
+
+struct ServerConfig {
+  LinkConfig link;  // mux role Server, liveness off
+  // A session with no inbound transport datagram for this long is removed silently
+  // (kcp.idle_timeout; 0 in the profile -> 120 s, the reference's fixed value). Strictly
+  // greater than, as the reference.
+  std::uint32_t idle_timeout_ms = 120'000;
+  // A session that never received transport after its Response is removed after this long.
+  // Rust clients send transport at once; ours too (the stream open that triggered the
+  // handshake), and keepalive NOPs every 20 s otherwise, so it must stay above the client
+  // keepalive.
+  std::uint32_t half_open_timeout_ms = 30'000;
+  // Caps, enforced silently (the Initiation is dropped and counted): sessions in total, and
+  // sessions whose peers share one IP address (any port: a NAT, or one prober cycling ports).
+  std::uint32_t max_sessions = 4096;
+  std::uint32_t max_sessions_per_host = 64;
+
+  // First broken rule (link config, non-zero timeouts and caps, per-host <= total);
+  // Errc::invalid_config.
+  Result<void> validate() const;
+};
+
+// From a validated profile: link_config_from_profile(p, Server), idle_timeout = kcp.idle_timeout
+// (0 -> 120 s); half-open timeout and caps at their defaults (daemon settings, not profile
+// ones). Errors as link_config_from_profile.
+Result<ServerConfig> server_config_from_profile(const profile::Profile& p);
+
+// ---- Issue #6 hook: Initiation policy (authentication, replay, rate limit) ----------------
+
+// A classified Initiation that is about to create a session (retransmissions of the Initiation
+// that created a still half-open session are answered before the policy is asked).
+struct InitiationInfo {
+  const PeerAddr& peer;
+  ByteView datagram;  // the whole datagram
+  ByteView payload;   // after random[S1] || header (empty from Rust clients)
+  TimeMs now;
+};
+
+enum class PolicyVerdict : std::uint8_t { accept, drop };
+
+// Decides whether an Initiation may create a session. drop = silence (counted as
+// drop_policy). Called on the endpoint's thread, once per candidate Initiation; must not
+// keep the views. ISSUE #6: MAC1 / encrypted timestamp / replay cache / per-source rate
+// limiting go here.
+class InitiationPolicy {
+ public:
+  virtual ~InitiationPolicy() = default;
+  virtual PolicyVerdict check(const InitiationInfo& info) = 0;
+};
+
+// The reference's behaviour: every Initiation is accepted.
+class AcceptAllPolicy final : public InitiationPolicy {
+ public:
+  PolicyVerdict check(const InitiationInfo&) override { return PolicyVerdict::accept; }
+};
+
+// ---- Endpoint ------------------------------------------------------------------------------
+
+using ServerSessionId = std::uint64_t;  // 1, 2, 3, ... never reused
+
+enum class ServerEventKind : std::uint8_t {
+  SessionOpened,  // a new session (peer, conv); nothing to do but log
+  StreamOpened,   // the client opened `stream` on `session`: serve it (PROTOCOL.md 8.3)
+  Readable,       // mux edge events of (session, stream)
+  Writable,
+  StreamClosed,   // (session, stream) carries nothing more; `error` empty = orderly
+  SessionClosed,  // `session` is gone (`error`: idle_timeout, half_open_timeout,
+                  // kcp_dead_link, mux codes, closed); drop its streams' targets
+};
+const char* to_string(ServerEventKind k);
+
+struct ServerEvent {
+  ServerEventKind kind = ServerEventKind::Readable;
+  ServerSessionId session = 0;
+  mux::StreamId stream = 0;
+  std::error_code error{};
+};
+
+struct ServerTransmit {
+  PeerAddr peer;
+  ByteView data;
+};
+
+// Every datagram received is counted once under datagrams_in and, unless it reached a session
+// (routed), under exactly one drop_* counter or as an answered Initiation.
+struct ServerStats {
+  std::uint64_t datagrams_in = 0, bytes_in = 0;
+  std::uint64_t datagrams_out = 0, bytes_out = 0;  // Responses + transport, when built
+  std::uint64_t routed = 0;                 // transport fed to a session
+  std::uint64_t sessions_created = 0;
+  std::uint64_t sessions_closed = 0;
+  std::uint64_t initiation_repeats = 0;     // identical Initiation re-answered, no new state
+  std::uint64_t drop_unclassified = 0;      // matched no type (junk, signatures, probes)
+  std::uint64_t drop_unexpected_type = 0;   // Response / CookieReply sent to a server
+  std::uint64_t drop_policy = 0;            // InitiationPolicy said drop
+  std::uint64_t drop_cap_total = 0;         // max_sessions reached
+  std::uint64_t drop_cap_host = 0;          // max_sessions_per_host reached
+  std::uint64_t drop_invalid_length = 0;    // transport payload undecodable
+  std::uint64_t drop_short_segment = 0;     // inner under 4 bytes (no conv)
+  std::uint64_t drop_unknown_session = 0;   // no session for (peer, conv)
+  std::uint64_t drop_kcp_rejected = 0;      // the session's KCP refused the segments
+  std::uint64_t drop_backlog = 0;           // a Response not queued: 1 MiB of Responses unsent
+};
+
+class ServerEndpoint {
+ public:
+  // `cfg` must pass validate() (throws std::invalid_argument otherwise); `rng` must outlive
+  // the endpoint. `policy` null = AcceptAllPolicy.
+  ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng& rng,
+                 std::unique_ptr<InitiationPolicy> policy = nullptr);
+  ~ServerEndpoint();
+  ServerEndpoint(const ServerEndpoint&) = delete;
+  ServerEndpoint& operator=(const ServerEndpoint&) = delete;
+
+  // One datagram from `peer`. Classify (first match / strict per the framer); Transport ->
+  // the session (peer, conv of the first segment) or silence; Initiation -> repeat answer,
+  // policy, caps, then a new session and its Response; everything else silence. Responses
+  // are queued at once; session datagrams after flush(). No allocation on the transport path.
+  void handle_datagram(const PeerAddr& peer, ByteView datagram, TimeMs now);
+
+  // Flushes every session touched since the last flush (received data, stream commands).
+  void flush(TimeMs now);
+  // Datagrams to send, oldest Responses first, then sessions'; valid until the next
+  // non-const call. Send a prefix, then consume_transmit(that many).
+  std::span<const ServerTransmit> transmit();
+  void consume_transmit(std::size_t n);
+
+  std::optional<TimeMs> next_timeout() const;
+  // Session timers, idle / half-open expiry (SessionClosed events), then flush.
+  void handle_timeout(TimeMs now);
+  std::optional<ServerEvent> poll_event();
+
+  // The mux of `session` for stream commands (nullptr when gone). Marks the session for the
+  // next flush(now), which the caller must do after its commands.
+  mux::Session* mux(ServerSessionId session);
+  // Closes a session now (SessionClosed(closed)); nothing is sent to the peer.
+  void close_session(ServerSessionId session);
+
+  // --- inspection ---
+  std::size_t session_count() const { return sessions_.size(); }
+  std::optional<PeerAddr> peer(ServerSessionId session) const;
+  std::optional<std::uint32_t> conv(ServerSessionId session) const;
+  const Link* link(ServerSessionId session) const;
+  std::vector<ServerSessionId> session_ids() const;
+  const ServerStats& stats() const { return stats_; }
+  const ServerConfig& config() const { return cfg_; }
+
+ private:
+  struct Session;
+  struct SessionKey {
+    PeerAddr peer;
+    std::uint32_t conv;
+    friend bool operator==(const SessionKey&, const SessionKey&) = default;
+  };
+  struct SessionKeyHash {
+    std::size_t operator()(const SessionKey& k) const;
+  };
+  using Digest = std::array<std::uint8_t, 16>;
+  struct InitKey {
+    PeerAddr peer;
+    Digest digest;
+    friend bool operator==(const InitKey&, const InitKey&) = default;
+  };
+  struct InitKeyHash {
+    std::size_t operator()(const InitKey& k) const;
+  };
+  struct HostHash {
+    std::size_t operator()(const PeerAddr& p) const { return p.host_hash(); }
+  };
+  struct HostEq {
+    bool operator()(const PeerAddr& a, const PeerAddr& b) const { return a.same_host(b); }
+  };
+  using TimerSet = std::set<std::pair<TimeMs, ServerSessionId>>;
+
+  void on_transport(const PeerAddr& peer, ByteView payload, TimeMs now);
+  void on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload, TimeMs now);
+  std::uint32_t fresh_conv(const PeerAddr& peer);
+  void queue_response(const PeerAddr& peer, ByteView response);
+  void touch(Session& s);
+  void flush_session(Session& s, TimeMs now);
+  void reschedule(Session& s);
+  TimeMs deadline(const Session& s) const;
+  void drain_events(Session& s);
+  void settle(Session& s, std::uint64_t datagrams_before, std::uint64_t bytes_before);
+  void remove(Session& s, std::error_code reason);
+
+  ServerConfig cfg_;
+  obf::Framer framer_;
+  Rng& rng_;
+  std::unique_ptr<InitiationPolicy> policy_;
+  std::unordered_map<ServerSessionId, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<SessionKey, Session*, SessionKeyHash> by_key_;
+  std::unordered_map<InitKey, Session*, InitKeyHash> half_open_;
+  std::unordered_map<PeerAddr, std::uint32_t, HostHash, HostEq> per_host_;
+  TimerSet timers_;
+  std::vector<Session*> dirty_;     // touched since the last flush
+  std::vector<Session*> flushing_;  // dirty_ being flushed (swapped, reused)
+  std::vector<ServerSessionId> due_;  // sessions whose timer fired (reused)
+  std::vector<Session*> tx_order_;  // sessions with datagrams in transmit(), in order
+  std::vector<PeerAddr> response_peers_;  // peer of each queued Response, from resp_head_
+  std::size_t resp_head_ = 0;
+  DatagramQueue responses_;
+  std::vector<ServerTransmit> tx_;
+  bool tx_valid_ = false;
+  EventQueue<ServerEvent> events_;
+  ServerSessionId next_id_ = 1;
+  TimeMs now_ = 0;
+  ServerStats stats_;
+};
+
+}  // namespace paniq::tunnel

@@ -1,0 +1,128 @@
+// Tunnel configuration from profiles (PROTOCOL.md 2.1, 5.4, 6.3, 6.4) and validation.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "profile/profile.hpp"
+#include "tunnel/client.hpp"
+#include "tunnel/server.hpp"
+#include "tunnel_test_util.hpp"
+
+namespace paniq::tunnel {
+namespace {
+
+profile::Profile load(const std::string& file) {
+  std::ifstream in(std::string(PANIQ_VECTOR_DIR) + "/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::string> warnings;
+  auto p = profile::parse_profile_json(text.str(), warnings);
+  if (!p) throw std::runtime_error(p.error().message);
+  return *p;
+}
+
+TEST(TunnelConfig, ClientFromExampleProfile) {
+  const auto p = load("example-profile.json");
+  auto c = client_config_from_profile(p);
+  ASSERT_TRUE(c) << c.error().message;
+  // PROTOCOL.md 5.4 worked example: budget 1309, MTU 1203, largest datagram 1350.
+  EXPECT_EQ(c->link.sizes.effective_max_payload, 1309u);
+  EXPECT_EQ(c->link.kcp.mtu, 1203u);
+  EXPECT_EQ(c->link.sizes.max_datagram, 1350u);
+  EXPECT_EQ(c->link.kcp.interval, 20u);
+  EXPECT_EQ(c->link.kcp.snd_wnd, 1024u);
+  EXPECT_EQ(c->link.kcp.rcv_wnd, 1024u);
+  EXPECT_EQ(c->link.kcp.max_snd_queue, 1024u);
+  EXPECT_EQ(c->link.kcp.conv, 0u);
+  EXPECT_EQ(c->link.kcp.nodelay, 1u);
+  EXPECT_EQ(c->link.kcp.resend, 2u);
+  EXPECT_TRUE(c->link.kcp.nc);
+  EXPECT_EQ(c->link.kcp.output, kcp::OutputMode::one_segment_per_datagram);
+  EXPECT_TRUE(c->link.padding.enabled);
+  EXPECT_EQ(c->link.padding.pad_burst_max, 104u);
+  EXPECT_FALSE(c->link.transport_replay);
+  EXPECT_EQ(c->link.mux.role, mux::Role::Client);
+  EXPECT_EQ(c->link.mux.keepalive_interval_ms, 20'000u) << "absent keepalive -> 20 s";
+  EXPECT_EQ(c->link.mux.max_streams, 256u);
+  EXPECT_TRUE(c->link.liveness.enabled);
+  EXPECT_EQ(c->handshake_timeout_ms, 5000u);
+  EXPECT_EQ(c->handshake_attempts, 3u);
+  EXPECT_EQ(c->preamble_delay_ms, 5u);
+  EXPECT_EQ(c->preamble_jitter_ms, 5u);
+  EXPECT_FALSE(c->auth.server_public) << "Rust-compatible empty Initiation payload";
+}
+
+TEST(TunnelConfig, ServerFromExampleProfile) {
+  auto p = load("example-profile.json");
+  auto c = server_config_from_profile(p);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->link.mux.role, mux::Role::Server);
+  EXPECT_EQ(c->link.mux.keepalive_interval_ms, 0u);
+  EXPECT_FALSE(c->link.liveness.enabled);
+  EXPECT_EQ(c->idle_timeout_ms, 120'000u) << "absent idle_timeout -> the reference's 120 s";
+  EXPECT_EQ(c->link.kcp.mtu, 1203u);
+
+  p.obfuscation.transport_replay = true;
+  p.kcp->keepalive = profile::Millis(30'000);
+  p.kcp->idle_timeout = profile::Millis(300'000);
+  p.kcp->max_streams = 4096;
+  c = server_config_from_profile(p);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->idle_timeout_ms, 300'000u);
+  EXPECT_EQ(c->link.kcp.mtu, 1195u) << "misc-vectors: 8 more bytes for the counter";
+  EXPECT_EQ(c->link.mux.max_streams, 4096u);
+  auto cc = client_config_from_profile(p);
+  ASSERT_TRUE(cc);
+  EXPECT_EQ(cc->link.mux.keepalive_interval_ms, 30'000u);
+  EXPECT_TRUE(cc->link.transport_replay);
+}
+
+TEST(TunnelConfig, MinimalProfileUsesDefaults) {
+  const auto p = load("example-minimal-profile.json");
+  auto c = client_config_from_profile(p);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->link.kcp.mtu, 1344u) << "misc-vectors: no kcp section, no padding, s4 0";
+  EXPECT_EQ(c->link.kcp.interval, 10u);
+  EXPECT_FALSE(c->link.padding.enabled);
+  EXPECT_EQ(c->preamble_delay_ms, 5u) << "null -> 5 ms";
+  EXPECT_EQ(c->preamble_jitter_ms, 0u);
+}
+
+TEST(TunnelConfig, BdpWindowsAndNullHandshakeTimeout) {
+  auto p = load("example-profile.json");
+  p.kcp->send_window.reset();
+  p.kcp->recv_window.reset();
+  p.kcp->target_bps = 800'000'000;
+  p.kcp->rtt_ms = 100;
+  p.handshake_timeout.reset();
+  p.handshake_attempts = 0;
+  auto c = client_config_from_profile(p);
+  ASSERT_TRUE(c);
+  // ceil(ceil(10^8 * 100 / 1000) / 1179) = 8482 segments.
+  EXPECT_EQ(c->link.kcp.snd_wnd, 8482u);
+  EXPECT_EQ(c->link.kcp.rcv_wnd, 8482u);
+  EXPECT_EQ(c->handshake_timeout_ms, 5000u);
+  EXPECT_EQ(c->handshake_attempts, 1u);
+}
+
+TEST(TunnelConfig, UnusableDerivedSizesAreRejectedWithTheField) {
+  auto p = load("example-profile.json");
+  p.kcp->max_packet_size = 64;
+  p.obfuscation.s4 = 10;
+  auto c = link_config_from_profile(p, mux::Role::Client);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("kcp.mtu"), std::string::npos) << c.error().message;
+}
+
+TEST(TunnelConfig, ErrorCategoryNamesEveryCode) {
+  for (int i = 1; i <= static_cast<int>(Errc::invalid_config); ++i) {
+    const std::string m = make_error_code(static_cast<Errc>(i)).message();
+    EXPECT_FALSE(m.empty());
+    EXPECT_EQ(m.find("unknown"), std::string::npos) << i;
+  }
+  EXPECT_STREQ(make_error_code(Errc::closed).category().name(), "tunnel");
+}
+
+}  // namespace
+}  // namespace paniq::tunnel
