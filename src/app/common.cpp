@@ -1,0 +1,102 @@
+#include "app/common.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "net/endpoint.hpp"
+#include "profile/addr.hpp"
+
+namespace paniq::app {
+
+int parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version: printed on stdout, exit 0
+  } catch (const CLI::ParseError& e) {
+    std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
+    return kExitUsage;
+  }
+  return -1;
+}
+
+int fail(std::string_view program, const std::string& message, int code) {
+  std::cerr << program << ": " << message << "\n";
+  return code;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stdout_logger_mt("paniq");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::flush_on(spdlog::level::trace);
+  std::string chosen = level;
+  for (const char* var : {"PANIQ_LOG", "RUST_LOG"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
+      const auto l = spdlog::level::from_str(v);
+      if (l != spdlog::level::off || std::string_view(v) == "off") {
+        chosen = v;
+        break;
+      }
+    }
+  }
+  spdlog::set_level(spdlog::level::from_str(chosen == "warning" ? "warn" : chosen));
+}
+
+Result<profile::Profile> load_profile(const std::string& path) {
+  std::vector<std::string> warnings;
+  auto p = profile::load_profile_file(path, warnings);
+  for (const auto& w : warnings) spdlog::warn("profile {}: {}", path, w);
+  return p;
+}
+
+bool config_has_key(const std::string& path, const std::string& key) {
+  if (path.empty()) return false;
+  std::ifstream in(path);
+  if (!in) return false;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() && j.contains(key);
+}
+
+void on_termination(asio::io_context& io, std::function<void(int)> on_signal) {
+  auto signals = std::make_shared<asio::signal_set>(io, SIGINT, SIGTERM);
+  signals->async_wait([signals, on_signal = std::move(on_signal)](std::error_code ec, int sig) {
+    if (ec) return;
+    // A second signal ends the process at once.
+    signals->async_wait([](std::error_code ec2, int) {
+      if (!ec2) std::_Exit(kExitRuntime);
+    });
+    on_signal(sig);
+  });
+}
+
+Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::string_view text) {
+  if (auto literal = profile::parse_socket_addr(text)) {
+    return net::to_endpoint<net::tcp::endpoint>(*literal);
+  }
+  auto hp = net::split_host_port(text, true);
+  if (!hp) return hp.error();
+  net::tcp::resolver resolver(io);
+  std::error_code ec;
+  const auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
+  if (ec || results.empty()) {
+    return Error{ec ? ec : std::make_error_code(std::errc::host_unreachable),
+                 "cannot resolve \"" + std::string(text) + "\"" + (ec ? ": " + ec.message() : "")};
+  }
+  return results.begin()->endpoint();
+}
+
+std::string control_socket_path(const std::string& cli, const std::optional<std::string>& config) {
+  if (!cli.empty()) return cli;
+  if (config && !config->empty()) return *config;
+  if (const char* v = std::getenv("PANIQ_CONTROL_SOCKET"); v != nullptr) return v;
+  return {};
+}
+
+}  // namespace paniq::app

@@ -1,0 +1,53 @@
+// What the three programs share: exit codes, command-line error reporting, logging set-up,
+// start-up loading of profile and configs with one clear line per failure, signal handling.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "core/result.hpp"
+#include "net/asio.hpp"
+#include "profile/profile.hpp"
+
+namespace paniq::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;  // missing file, bad profile, port in use ...
+inline constexpr int kExitUsage = 2;    // bad flag or argument
+
+inline constexpr const char* kVersionText = "paniq-cpp " PANIQ_VERSION;
+
+// Runs app.parse(argc, argv). Returns -1 when the program should go on; otherwise the exit
+// code: 0 after --help / --version (printed), kExitUsage after a parse error (one line on
+// stderr: "<program>: <message> (see --help)").
+int parse_command_line(CLI::App& app, int argc, char** argv);
+
+// Prints "<program>: <message>" on stderr and returns `code`.
+int fail(std::string_view program, const std::string& message, int code = kExitRuntime);
+
+// Sets up spdlog: stdout, flushed per line, level from `level` (debug | info | warn | error;
+// the daemon config's log_level). The environment variable PANIQ_LOG (or RUST_LOG, as the
+// reference) overrides it when it holds one of those names or "trace" / "off".
+void setup_logging(const std::string& level);
+
+// Loads the profile, logging its warnings. Error message: the loader's (names the path / the
+// field). The caller exits with kExitRuntime.
+Result<profile::Profile> load_profile(const std::string& path);
+
+// True when the JSON file at `path` has top-level key `key` (configs: "was it set explicitly?").
+bool config_has_key(const std::string& path, const std::string& key);
+
+// Calls `on_signal` once at the first SIGINT or SIGTERM; a second one terminates at once.
+void on_termination(asio::io_context& io, std::function<void(int)> on_signal);
+
+// Parses "IP:port" or resolves "host:port" (first address) for a TCP listener / UDP socket.
+// Error message names the text.
+Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::string_view text);
+
+// Control socket path precedence (PROTOCOL.md 2.3): command line, config, PANIQ_CONTROL_SOCKET.
+std::string control_socket_path(const std::string& cli, const std::optional<std::string>& config);
+
+}  // namespace paniq::app

@@ -1,0 +1,134 @@
+#include "app/control.hpp"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace paniq::app {
+namespace {
+
+using local = asio::local::stream_protocol;
+
+nlohmann::ordered_json to_json(const ControlStats& s) {
+  // In the reference's field order (PROTOCOL.md 10.2).
+  return nlohmann::ordered_json{
+      {"udp_in_bytes", s.udp_in_bytes},
+      {"udp_out_bytes", s.udp_out_bytes},
+      {"transport_payload_in_bytes", s.transport_payload_in_bytes},
+      {"transport_payload_out_bytes", s.transport_payload_out_bytes},
+      {"transport_padding_in_bytes", s.transport_padding_in_bytes},
+      {"transport_padding_out_bytes", s.transport_padding_out_bytes},
+      {"transport_frame_in_bytes", s.transport_frame_in_bytes},
+      {"transport_frame_out_bytes", s.transport_frame_out_bytes},
+      {"transport_invalid_length", s.transport_invalid_length},
+      {"transport_counter_reject", s.transport_counter_reject},
+      {"transport_payload_too_large", s.transport_payload_too_large},
+      {"active_connections", s.active_connections},
+  };
+}
+
+}  // namespace
+
+std::string control_response(std::string_view request, const ControlStats& stats) {
+  const auto j = nlohmann::json::parse(request, nullptr, false);
+  if (j.is_string() && j.get<std::string>() == "Ping") return "\"Pong\"";
+  if (j.is_string() && j.get<std::string>() == "GetStats") {
+    return nlohmann::ordered_json{{"Stats", to_json(stats)}}.dump();
+  }
+  std::string why = j.is_discarded() ? "expected a JSON value" : "unknown variant " + j.dump();
+  return nlohmann::json{{"Error", "Invalid request: " + why}}.dump();
+}
+
+ControlServer::ControlServer(asio::any_io_executor ex, std::function<ControlStats()> stats)
+    : ex_(ex), stats_(std::move(stats)), acceptor_(ex) {}
+
+ControlServer::~ControlServer() { stop(); }
+
+Result<void> ControlServer::listen(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);  // the reference unlinks an existing file
+  ec.clear();
+  acceptor_.open(local(), ec);
+  if (!ec) acceptor_.bind(local::endpoint(path), ec);
+  if (!ec) ::chmod(path.c_str(), 0600);
+  if (!ec) acceptor_.listen(16, ec);
+  if (ec) {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+    return Error{ec, "control socket " + path + ": " + ec.message()};
+  }
+  path_ = path;
+  return {};
+}
+
+void ControlServer::start() {
+  asio::co_spawn(ex_, accept_loop(), asio::detached);
+}
+
+void ControlServer::stop() {
+  std::error_code ec;
+  acceptor_.close(ec);
+  if (!path_.empty()) std::filesystem::remove(path_, ec);
+  path_.clear();
+}
+
+awaitable<void> ControlServer::accept_loop() {
+  for (;;) {
+    auto [ec, s] = co_await acceptor_.async_accept(net::use_nothrow);
+    if (ec) {
+      if (!acceptor_.is_open()) co_return;
+      continue;
+    }
+    asio::co_spawn(ex_, serve(std::move(s)), asio::detached);
+  }
+}
+
+awaitable<void> ControlServer::serve(local::socket s) {
+  std::array<char, 1024> buf;
+  auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), net::use_nothrow);
+  if (ec) co_return;
+  const std::string response = control_response(std::string_view(buf.data(), n), stats_());
+  auto [wec, wn] = co_await asio::async_write(s, asio::buffer(response), net::use_nothrow);
+  (void)wn;
+  std::error_code ignored;
+  if (!wec) s.shutdown(local::socket::shutdown_send, ignored);
+}
+
+Result<std::string> control_request(const std::string& path, std::string_view request,
+                                    int timeout_ms) {
+  asio::io_context io;
+  local::socket s(io);
+  std::error_code ec;
+  s.connect(local::endpoint(path), ec);
+  if (ec) return Error{ec, "cannot connect to control socket " + path + ": " + ec.message()};
+  asio::write(s, asio::buffer(request.data(), request.size()), ec);
+  if (!ec) s.shutdown(local::socket::shutdown_send, ec);
+  if (ec) return Error{ec, "control socket " + path + ": " + ec.message()};
+  std::string out;
+  std::array<char, 4096> buf;
+  std::error_code rec;
+  bool done = false;
+  std::function<void()> read_more = [&] {
+    s.async_read_some(asio::buffer(buf), [&](std::error_code e, std::size_t n) {
+      out.append(buf.data(), n);
+      if (e) {
+        if (e != asio::error::eof) rec = e;
+        done = true;
+        return;
+      }
+      read_more();
+    });
+  };
+  read_more();
+  io.run_for(std::chrono::milliseconds(timeout_ms));
+  if (!done) return Error{std::make_error_code(std::errc::timed_out), "control socket " + path + ": no answer"};
+  if (rec) return Error{rec, "control socket " + path + ": " + rec.message()};
+  return out;
+}
+
+}  // namespace paniq::app

@@ -1,0 +1,155 @@
+// paniq-ctl: keys, profiles and the control socket (PROTOCOL.md 2.3, 2.4, 10, 11).
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/common.hpp"
+#include "app/control.hpp"
+#include "crypto/crypto.hpp"
+#include "profile/generate.hpp"
+#include "profile/profile_cbor.hpp"
+
+namespace {
+
+using namespace paniq;
+constexpr const char* kProgram = "paniq-ctl";
+
+std::string today_utc() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+Result<std::string> read_input(const std::string& path) {
+  std::ostringstream ss;
+  if (path.empty() || path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{std::make_error_code(std::errc::no_such_file_or_directory), "cannot read " + path};
+    ss << in.rdbuf();
+  }
+  return ss.str();
+}
+
+int write_output(const std::string& path, std::string_view data) {
+  if (path.empty() || path == "-") {
+    std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
+    std::cout.flush();
+    return app::kExitOk;
+  }
+  std::ofstream out(path, std::ios::binary);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!out) return app::fail(kProgram, "cannot write " + path);
+  return app::kExitOk;
+}
+
+int keygen() {
+  crypto::OsRng rng;
+  const auto kp = profile::generate_keypair(rng);
+  std::cout << "server_private_key=" << kp.private_key << "\nserver_public_key=" << kp.public_key << "\n";
+  return app::kExitOk;
+}
+
+int create_profile(unsigned mtu, const std::string& name, const std::string& proxy_addr) {
+  if (proxy_addr.empty()) {
+    std::cerr << "warning: no --proxy-addr given: proxy_addr is empty, socks5d will need --proxy-addr\n";
+  }
+  crypto::OsRng rng;
+  auto p = profile::generate_profile(rng, mtu, name.empty() ? "bf-" + today_utc() : name, proxy_addr);
+  if (!p) return app::fail(kProgram, p.error().message);
+  std::cout << profile::to_json(*p) << "\n";
+  return app::kExitOk;
+}
+
+int profile_cbor(bool decode, const std::string& input, const std::string& output, bool base64) {
+  auto text = read_input(input);
+  if (!text) return app::fail(kProgram, text.error().message);
+  if (decode) {
+    auto p = base64 ? profile::decode_profile_base64(*text)
+                    : profile::decode_compact_profile(as_bytes(*text));
+    if (!p) return app::fail(kProgram, p.error().message);
+    return write_output(output, profile::to_json(*p) + "\n");
+  }
+  std::vector<std::string> warnings;
+  auto p = profile::parse_profile_json_unvalidated(*text, warnings);
+  if (!p) return app::fail(kProgram, p.error().message);
+  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+  std::vector<std::string> notes;
+  auto cbor = profile::encode_compact_profile(*p, &notes);
+  if (!cbor) return app::fail(kProgram, cbor.error().message);
+  for (const auto& n : notes) std::cerr << "note: " << n << "\n";
+  if (base64) return write_output(output, crypto::base64_encode(*cbor) + "\n");
+  return write_output(output, std::string_view(reinterpret_cast<const char*>(cbor->data()), cbor->size()));
+}
+
+int control(const std::string& socket, const char* request, bool pretty) {
+  auto r = app::control_request(socket, request);
+  if (!r) return app::fail(kProgram, r.error().message);
+  const std::string& text = *r;
+  if (text == "\"Pong\"") {
+    std::cout << "Pong\n";
+    return app::kExitOk;
+  }
+  if (text.find("\"Error\"") != std::string::npos) {
+    std::cerr << "Error: " << text << "\n";
+    return app::kExitRuntime;
+  }
+  const auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (pretty && j.is_object() && j.contains("Stats")) {
+    std::cout << j["Stats"].dump(2) << "\n";
+  } else {
+    std::cout << text << "\n";
+  }
+  return app::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"paniq control tool: keys, profiles, compact profiles, daemon control socket.", kProgram};
+  cli.require_subcommand(1);
+  cli.set_version_flag("-V,--version", app::kVersionText);
+
+  auto* keygen_cmd = cli.add_subcommand("keygen", "print a fresh X25519 key pair (base64)");
+
+  unsigned mtu = 1420;
+  std::string name, proxy_addr;
+  auto* create = cli.add_subcommand("create-profile", "print a fresh server profile (JSON)");
+  create->add_option("--mtu", mtu, "max packet size (>= 1280)")->capture_default_str();
+  create->add_option("--profile-name", name, "profile name (default bf-YYYY-MM-DD)");
+  create->add_option("--proxy-addr", proxy_addr, "proxy address clients use (IP:port)");
+
+  bool decode = false, base64 = false;
+  std::string input, output;
+  auto* cbor = cli.add_subcommand("profile-cbor", "profile JSON -> compact CBOR, or back with --decode");
+  cbor->add_flag("--decode", decode, "CBOR -> JSON");
+  cbor->add_option("--input", input, "input file (default stdin)");
+  cbor->add_option("--output", output, "output file (default stdout)");
+  cbor->add_flag("--base64", base64, "base64 (standard, padded) instead of raw CBOR");
+
+  std::string socket;
+  auto* ping = cli.add_subcommand("ping", "ping a daemon's control socket");
+  ping->add_option("-s,--socket", socket, "control socket path")->required();
+  auto* stats = cli.add_subcommand("stats", "print a daemon's counters (JSON)");
+  stats->add_option("-s,--socket", socket, "control socket path")->required();
+
+  if (const int rc = app::parse_command_line(cli, argc, argv); rc >= 0) return rc;
+  try {
+    if (keygen_cmd->parsed()) return keygen();
+    if (create->parsed()) return create_profile(mtu, name, proxy_addr);
+    if (cbor->parsed()) return profile_cbor(decode, input, output, base64);
+    if (ping->parsed()) return control(socket, "\"Ping\"", false);
+    if (stats->parsed()) return control(socket, "\"GetStats\"", true);
+  } catch (const std::exception& e) {
+    return app::fail(kProgram, e.what());
+  }
+  return app::kExitUsage;
+}

@@ -1,0 +1,135 @@
+#include "app/proxy_service.hpp"
+
+#include <array>
+
+#include <spdlog/spdlog.h>
+
+#include "net/dial.hpp"
+#include "net/endpoint.hpp"
+#include "net/relay.hpp"
+#include "net/watchdog.hpp"
+#include "socks5/reply.hpp"
+
+namespace paniq::app {
+namespace {
+
+using net::tcp;
+using net::udp;
+using socks5::ReplyCode;
+
+ReplyCode reply_for(const net::DialOutcome& d) {
+  if (d.stage == net::DialOutcome::Stage::resolve) {
+    return d.error == std::errc::timed_out ? ReplyCode::TtlExpired : ReplyCode::HostUnreachable;
+  }
+  return socks5::reply_code_for(d.error);
+}
+
+awaitable<std::error_code> send_reply(net::MuxStream& stream, ReplyCode code) {
+  const std::uint8_t b = socks5::open_reply_byte(code);
+  co_return co_await stream.write_all(ByteView(&b, 1));
+}
+
+}  // namespace
+
+awaitable<void> ProxyService::serve(net::MuxStream stream) {
+  ++stats_.streams;
+  ++stats_.active;
+  struct Count {  // also runs when the frame is destroyed after this object (shutdown)
+    std::uint64_t& n;
+    std::shared_ptr<bool> alive;
+    ~Count() {
+      if (*alive) --n;
+    }
+  } count{stats_.active, alive_};
+
+  socks5::OpenRequestDecoder decoder;
+  std::array<std::uint8_t, 1024> buf;
+  Bytes early;
+  {
+    net::Watchdog wd(ex_, opt_.request_timeout, [&stream] { stream.close(); });
+    for (;;) {
+      const net::IoResult r = co_await stream.read_some(MutByteView(buf.data(), buf.size()));
+      if (r.error || r.count == 0) co_return;  // closed before a whole request
+      const auto step = decoder.put(ByteView(buf.data(), r.count));
+      if (step.status == socks5::OpenRequestDecoder::Status::NeedMore) continue;
+      if (step.status == socks5::OpenRequestDecoder::Status::Error) {
+        ++stats_.bad_requests;
+        spdlog::debug("stream {}: bad open request ({})", stream.id(),
+                      socks5::make_error_code(step.error).message());
+        if (step.error == socks5::Errc::empty_domain) {
+          co_await send_reply(stream, ReplyCode::HostUnreachable);
+        }
+        co_return;  // the stream closes (FIN) with the MuxStream
+      }
+      early.assign(buf.begin() + static_cast<std::ptrdiff_t>(step.consumed),
+                   buf.begin() + static_cast<std::ptrdiff_t>(r.count));
+      break;
+    }
+  }
+  const socks5::OpenRequest req = decoder.request();
+  switch (req.command) {
+    case socks5::Command::Connect:
+      co_await serve_connect(stream, req.target, early);
+      break;
+    case socks5::Command::UdpAssociate:
+      co_await serve_udp(stream, early);
+      break;
+    default:
+      co_await send_reply(stream, ReplyCode::CommandNotSupported);
+      break;
+  }
+}
+
+awaitable<void> ProxyService::serve_connect(net::MuxStream& stream, const socks5::Address& target,
+                                            ByteView early) {
+  net::DialOutcome d =
+      co_await net::dial(ex_, target, opt_.dial_timeout, opt_.happy_eyeballs_stagger);
+  if (!d.socket) {
+    ++stats_.connect_failed;
+    const ReplyCode code = reply_for(d);
+    spdlog::info("connect {} failed: {} ({})", target.to_string(), d.error.message(),
+                 socks5::to_string(code));
+    co_await send_reply(stream, code);
+    co_return;
+  }
+  ++stats_.connect_ok;
+  tcp::socket& sock = *d.socket;
+  spdlog::debug("connect {} ok (stream {})", target.to_string(), stream.id());
+  if (co_await send_reply(stream, ReplyCode::Succeeded)) co_return;
+  if (!early.empty()) {
+    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(early.data(), early.size()),
+                                              net::use_nothrow);
+    (void)n;
+    if (ec) co_return;
+  }
+  const net::RelayStats rs = co_await net::relay(sock, stream);
+  spdlog::debug("connect {} done: {} bytes to target, {} back{}{}", target.to_string(),
+                rs.stream_to_tcp, rs.tcp_to_stream, rs.error ? ", " : "",
+                rs.error ? rs.error.message() : "");
+}
+
+awaitable<void> ProxyService::serve_udp(net::MuxStream& stream, ByteView early) {
+  udp::socket sock(ex_);
+  std::error_code ec;
+  // Dual-stack when possible (IPv4 targets as v4-mapped), else IPv4 only.
+  sock.open(udp::v6(), ec);
+  if (!ec) sock.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) sock.bind(udp::endpoint(udp::v6(), 0), ec);
+  if (ec) {
+    std::error_code ignored;
+    sock.close(ignored);
+    ec.clear();
+    sock.open(udp::v4(), ec);
+    if (!ec) sock.bind(udp::endpoint(udp::v4(), 0), ec);
+  }
+  if (ec) {
+    spdlog::warn("UDP ASSOCIATE: socket: {}", ec.message());
+    co_await send_reply(stream, ReplyCode::GeneralFailure);
+    co_return;
+  }
+  if (co_await send_reply(stream, ReplyCode::Succeeded)) co_return;
+  ++stats_.udp_associations;
+  co_await run_proxy_udp_association(stream, sock, early, opt_.udp_resolve_timeout);
+}
+
+}  // namespace paniq::app

@@ -1,0 +1,150 @@
+// socks5d: the SOCKS5 client daemon (PROTOCOL.md 2.3, 9). Thin main: flags, configs, wiring.
+#include <spdlog/spdlog.h>
+
+#include "app/common.hpp"
+#include "app/control.hpp"
+#include "app/socks5_front.hpp"
+#include "net/client_driver.hpp"
+#include "net/endpoint.hpp"
+#include "profile/daemon_config.hpp"
+#include "profile/validate.hpp"
+#include "tunnel/client.hpp"
+
+namespace {
+
+using namespace paniq;
+constexpr const char* kProgram = "socks5d";
+
+struct Flags {
+  std::string config, listen, profile, proxy_addr, user, password, control;
+};
+
+// -1: go on; otherwise the exit code (help, version, usage error).
+int parse_flags(int argc, char** argv, Flags& f) {
+  CLI::App cli{"paniq SOCKS5 client daemon: SOCKS5 on TCP, carried over one obfuscated UDP "
+               "tunnel to proxy-server.",
+               kProgram};
+  cli.add_option("-c,--config", f.config, "daemon config file (JSON); a missing file means defaults");
+  cli.add_option("-l,--listen", f.listen, "SOCKS5 listen address IP:port (overrides listen_addr)");
+  cli.add_option("-p,--profile", f.profile, "profile JSON")->required();
+  cli.add_option("--proxy-addr", f.proxy_addr,
+                 "proxy-server UDP address IP:port or host:port, resolved once at start "
+                 "(overrides the profile's proxy_addr)");
+  cli.add_option("-u,--user", f.user, "SOCKS5 username (with -a; else the config's username/password)");
+  cli.add_option("-a,--auth", f.password, "SOCKS5 password (with -u)");
+  cli.add_option("--control-socket", f.control, "control socket path (else config, else $PANIQ_CONTROL_SOCKET)");
+  cli.set_version_flag("-V,--version", app::kVersionText);
+  cli.footer(
+      "Policies: SOCKS negotiation must finish within 10 s (or the config's accept_timeout when "
+      "the file sets it); connections over max_connections are accepted and closed at once; a "
+      "tunnel that cannot be reached is reported to the SOCKS client as 01 (general failure); "
+      "SIGINT/SIGTERM stop the daemon (exit 0).");
+  return app::parse_command_line(cli, argc, argv);
+}
+
+// Command line -u/-a (both), else the config's username/password (both), else none.
+Result<socks5::HandshakeConfig> credentials(const Flags& f, const profile::Socks5dConfig& cfg) {
+  socks5::HandshakeConfig auth;
+  if (!f.user.empty() || !f.password.empty()) {
+    if (f.user.empty() || f.password.empty()) {
+      return Error{std::make_error_code(std::errc::invalid_argument), "-u/--user and -a/--auth go together"};
+    }
+    auth.username = f.user;
+    auth.password = f.password;
+  } else if (cfg.username && cfg.password) {
+    auth.username = *cfg.username;
+    auth.password = *cfg.password;
+  }
+  if (auto v = auth.validate(); !v) return v.error();
+  return auth;
+}
+
+app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Front& front) {
+  app::ControlStats s;
+  s.udp_in_bytes = driver.stats().udp_in_bytes;
+  s.udp_out_bytes = driver.stats().udp_out_bytes;
+  s.active_connections = front.stats().active_relays;
+  if (auto* cur = driver.client().current(); cur && cur->link()) {
+    const auto& ls = cur->link()->stats();
+    s.transport_payload_in_bytes = ls.segment_bytes_in;
+    s.transport_payload_out_bytes = ls.segment_bytes_out;
+    s.transport_padding_in_bytes = ls.padding_bytes_in;
+    s.transport_padding_out_bytes = ls.padding_bytes_out;
+    s.transport_frame_in_bytes = ls.bytes_in;
+    s.transport_frame_out_bytes = ls.bytes_out;
+    s.transport_invalid_length = ls.drop_invalid_length;
+    s.transport_payload_too_large = ls.drop_too_large;
+  }
+  return s;
+}
+
+int run(const Flags& f) {
+  std::vector<std::string> notes;
+  auto cfg = profile::load_socks5d_config(f.config, notes);
+  if (!cfg) return app::fail(kProgram, cfg.error().message);
+  app::setup_logging(cfg->log_level);
+  for (const auto& n : notes) spdlog::warn("{}", n);
+  auto prof = app::load_profile(f.profile);
+  if (!prof) return app::fail(kProgram, prof.error().message);
+  // Precedence: defaults < profile < daemon config < command line.
+  const std::string proxy_text = f.proxy_addr.empty() ? prof->proxy_addr : f.proxy_addr;
+  if (proxy_text.empty()) {
+    return app::fail(kProgram, "no proxy address: set proxy_addr in the profile or pass --proxy-addr");
+  }
+  auto auth = credentials(f, *cfg);
+  if (!auth) return app::fail(kProgram, auth.error().message, app::kExitUsage);
+  auto ccfg = tunnel::client_config_from_profile(*prof);
+  if (!ccfg) return app::fail(kProgram, ccfg.error().message);
+  if (auto v = ccfg->validate(); !v) return app::fail(kProgram, v.error().message);
+  auto framer = obf::Framer::create(profile::obf_config(*prof));
+  if (!framer) return app::fail(kProgram, "failed to create framer: " + framer.error().message);
+
+  asio::io_context io(1);
+  auto server = net::resolve_udp_endpoint(io, proxy_text);
+  if (!server) return app::fail(kProgram, "proxy address: " + server.error().message);
+  auto listen_ep = app::resolve_tcp_endpoint(io, f.listen.empty() ? cfg->listen_addr : f.listen);
+  if (!listen_ep) return app::fail(kProgram, "listen address: " + listen_ep.error().message);
+
+  net::ClientDriver driver(io.get_executor(), *ccfg, std::move(framer.value()), *server);
+  app::Socks5Options opt;
+  opt.auth = *auth;
+  opt.max_connections = cfg->max_connections;
+  if (app::config_has_key(f.config, "accept_timeout")) opt.negotiation_timeout = cfg->accept_timeout;
+  // Covers a whole handshake (every attempt) plus the proxy's dial.
+  opt.reply_timeout = std::chrono::milliseconds(
+      std::uint64_t{ccfg->handshake_timeout_ms} * ccfg->handshake_attempts * 9 / 8 +
+      static_cast<std::uint64_t>(cfg->dial_timeout.count()) + 5000);
+  app::Socks5Front front(io.get_executor(), driver, opt);
+  if (auto r = front.listen(*listen_ep); !r) return app::fail(kProgram, r.error().message);
+  app::ControlServer control(io.get_executor(), [&] { return control_stats(driver, front); });
+  if (const auto path = app::control_socket_path(f.control, cfg->control_socket); !path.empty()) {
+    if (auto r = control.listen(path); !r) return app::fail(kProgram, r.error().message);
+    control.start();
+  }
+
+  driver.start();
+  front.start();
+  spdlog::info("SOCKS5 daemon listening on {} (proxy {}{})", net::to_string(front.local_endpoint()),
+               net::to_string(*server), auth->requires_auth() ? ", username/password required" : "");
+  app::on_termination(io, [&](int sig) {
+    spdlog::info("signal {}: shutting down", sig);
+    front.stop();
+    control.stop();
+    driver.stop();
+    io.stop();
+  });
+  io.run();
+  return app::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Flags flags;
+    if (const int rc = parse_flags(argc, argv, flags); rc >= 0) return rc;
+    return run(flags);
+  } catch (const std::exception& e) {
+    return paniq::app::fail(kProgram, e.what());
+  }
+}

@@ -1,0 +1,314 @@
+#include "net/client_driver.hpp"
+
+#include <array>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "net/clock.hpp"
+#include "net/endpoint.hpp"
+#include "net/telemetry.hpp"
+
+namespace paniq::net {
+namespace {
+
+constexpr std::size_t kRecvSlots = 32;
+constexpr std::size_t kMaxDatagram = 65536;  // receivers accept any size up to 65535
+
+void log_exception(std::exception_ptr e, const char* what) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("{}: {}", what, x.what());
+  }
+}
+
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+}  // namespace
+
+ClientDriver::ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg,
+                           obf::Framer framer, udp::endpoint server, SocketFactory sockets)
+    : ex_(ex),
+      client_(cfg, std::move(framer), rng_),
+      server_(server),
+      sockets_factory_(std::move(sockets)),
+      slot_size_(kMaxDatagram),
+      timer_(ex) {}
+
+ClientDriver::~ClientDriver() {
+  *alive_ = false;
+  fail_all(asio::error::operation_aborted);
+}
+
+void ClientDriver::start() {
+  asio::co_spawn(ex_, timer_loop(), [](std::exception_ptr e) { log_exception(e, "client timer"); });
+  if (const auto period = telemetry_interval()) {
+    asio::co_spawn(ex_, telemetry_loop(*period), asio::detached);
+  }
+}
+
+awaitable<void> ClientDriver::telemetry_loop(std::chrono::seconds period) {
+  auto alive = alive_;
+  asio::steady_timer t(ex_);
+  while (*alive && !stopped_) {
+    t.expires_after(period);
+    co_await t.async_wait(use_nothrow);
+    if (!*alive || stopped_) co_return;
+    if (auto* cur = client_.current(); cur && cur->link()) {
+      log_link_telemetry("client", client_.current_id(), *cur->link());
+    }
+  }
+}
+
+void ClientDriver::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  timer_.cancel();
+  for (auto& [ticket, w] : waiters_) w->wake.cancel();
+  for (auto& [id, s] : sockets_) s.socket->close();
+  sockets_.clear();
+  fail_all(asio::error::operation_aborted);
+  client_.close(now_ms());
+}
+
+void ClientDriver::request_flush() {
+  if (flush_posted_ || stopped_) return;
+  flush_posted_ = true;
+  asio::post(ex_, [this, alive = alive_] {
+    if (!*alive) return;
+    flush_posted_ = false;
+    pump();
+  });
+}
+
+awaitable<Result<MuxStream>> ClientDriver::open_stream() {
+  if (stopped_) co_return Error{asio::error::operation_aborted, "client stopped"};
+  const tunnel::OpenTicket ticket = client_.open_stream(now_ms(), wall_now());
+  OpenWaiter w(ex_);
+  waiters_[ticket] = &w;
+  struct Guard {  // also runs when the frame is destroyed after the driver (shutdown)
+    ClientDriver& d;
+    std::shared_ptr<bool> alive;
+    tunnel::OpenTicket t;
+    OpenWaiter& w;
+    ~Guard() {
+      if (!*alive) return;
+      d.waiters_.erase(t);
+      if (!w.result && !d.stopped_) d.client_.cancel_open(t);
+    }
+  } guard{*this, alive_, ticket, w};
+  // On an established session the answer is already queued: take it without flushing, so the
+  // SYN leaves together with the caller's first write (one datagram). Otherwise a handshake
+  // starts: flush and send its preamble now.
+  process_events();
+  if (w.result) {
+    request_flush();
+  } else {
+    pump();
+  }
+  while (!w.result && !stopped_) {
+    w.wake.expires_at(std::chrono::steady_clock::time_point::max());
+    co_await w.wake.async_wait(use_nothrow);
+  }
+  if (!w.result) co_return Error{asio::error::operation_aborted, "client stopped"};
+  const tunnel::ClientEvent e = *w.result;
+  if (e.kind != tunnel::ClientEventKind::StreamReady) {
+    co_return Error{e.error, "tunnel: " + e.error.message()};
+  }
+  co_return MuxStream(*this, ex_, e.session, e.stream);
+}
+
+void ClientDriver::pump() {
+  if (stopped_) return;
+  client_.flush(now_ms());
+  process_events();
+  send_pending();
+  rearm();
+}
+
+void ClientDriver::process_events() {
+  using K = tunnel::ClientEventKind;
+  while (auto e = client_.poll_event()) {
+    switch (e->kind) {
+      case K::NeedSocket:
+        open_socket(e->session);
+        break;
+      case K::SessionReady:
+        spdlog::info("tunnel session {} established with {} (conv {:08x})", e->session,
+                     to_string(server_), client_.current() ? client_.current()->conv() : 0);
+        break;
+      case K::SessionClosed:
+        spdlog::info("tunnel session {} closed: {}", e->session, e->error.message());
+        close_socket(e->session);
+        session_gone(e->session, e->error);
+        break;
+      case K::StreamReady:
+      case K::OpenFailed:
+        if (auto it = waiters_.find(e->ticket); it != waiters_.end()) {
+          it->second->result = *e;
+          it->second->wake.cancel();
+        }
+        break;
+      case K::Readable:
+        wake_readable(e->session, e->stream);
+        break;
+      case K::Writable:
+        wake_writable(e->session, e->stream);
+        break;
+      case K::StreamClosed:
+        wake_closed(e->session, e->stream);
+        break;
+    }
+  }
+}
+
+void ClientDriver::send_pending() {
+  auto tx = client_.transmit();
+  std::size_t done = 0;
+  std::array<ByteView, kMaxBatch> views;
+  tunnel::SessionId refused = 0;
+  while (done < tx.size()) {
+    const tunnel::SessionId sid = tx[done].session;
+    auto it = sockets_.find(sid);
+    std::size_t run = 0;
+    while (done + run < tx.size() && run < kMaxBatch && tx[done + run].session == sid) {
+      views[run] = tx[done + run].data;
+      ++run;
+    }
+    if (it == sockets_.end()) {  // its socket could not be opened: drop
+      done += run;
+      continue;
+    }
+    if (it->second.send_blocked) break;
+    const IoResult r = it->second.socket->try_send(std::span<const ByteView>(views.data(), run), nullptr);
+    for (std::size_t i = 0; i < r.count; ++i) stats_.udp_out_bytes += views[i].size();
+    stats_.datagrams_out += r.count;
+    done += r.count;
+    if (!r.error) continue;
+    if (would_block(r.error)) {
+      it->second.send_blocked = true;
+      asio::co_spawn(ex_, wait_writable(sid, it->second.socket), asio::detached);
+      break;
+    }
+    ++stats_.send_errors;  // drop this one, go on
+    spdlog::debug("udp send to {}: {}", to_string(server_), r.error.message());
+    ++done;
+    if (r.error == asio::error::connection_refused) {
+      refused = sid;
+      break;
+    }
+  }
+  client_.consume_transmit(done);
+  if (refused != 0) on_port_unreachable(refused);
+}
+
+void ClientDriver::on_port_unreachable(tunnel::SessionId session) {
+  // An ICMP port-unreachable on an established session's connected socket: nothing listens on
+  // the proxy's port any more (the server stopped or restarted, losing every session). Drop
+  // the session now instead of waiting for the liveness bound; the next open starts a new one.
+  // During a handshake it means nothing yet: the server may be starting; retransmissions go on.
+  auto* cur = client_.current();
+  if (session != client_.current_id() || cur == nullptr ||
+      cur->state() != tunnel::ClientState::Established) {
+    return;
+  }
+  spdlog::info("tunnel session {}: proxy port unreachable (ICMP), dropping the session", session);
+  client_.close(now_ms());
+  request_flush();
+}
+
+awaitable<void> ClientDriver::wait_writable(tunnel::SessionId session,
+                                            std::shared_ptr<DatagramSocket> sock) {
+  auto alive = alive_;
+  const std::error_code ec = co_await sock->wait_writable();
+  if (!*alive || stopped_) co_return;
+  if (auto it = sockets_.find(session); it != sockets_.end()) it->second.send_blocked = false;
+  if (!ec) pump();
+}
+
+void ClientDriver::rearm() {
+  const auto next = client_.next_timeout();
+  const auto tp = next ? to_time_point(*next) : std::chrono::steady_clock::time_point::max();
+  if (tp < armed_) timer_.cancel();  // the loop recomputes the deadline
+}
+
+awaitable<void> ClientDriver::timer_loop() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    const auto next = client_.next_timeout();
+    armed_ = next ? to_time_point(*next) : std::chrono::steady_clock::time_point::max();
+    timer_.expires_at(armed_);
+    auto [ec] = co_await timer_.async_wait(use_nothrow);
+    if (!*alive || stopped_) co_return;
+    armed_ = std::chrono::steady_clock::time_point::max();
+    if (ec) continue;  // re-armed earlier
+    client_.handle_timeout(now_ms());
+    pump();
+  }
+}
+
+void ClientDriver::open_socket(tunnel::SessionId session) {
+  auto s = sockets_factory_ ? sockets_factory_(server_) : [&]() -> Result<std::unique_ptr<DatagramSocket>> {
+    auto u = UdpDatagramSocket::connect(ex_, server_);
+    if (!u) return u.error();
+    return std::unique_ptr<DatagramSocket>(std::move(u.value()));
+  }();
+  if (!s) {
+    // The session's handshake times out and its opens fail with that reason.
+    spdlog::error("tunnel session {}: {}", session, s.error().message);
+    return;
+  }
+  std::shared_ptr<DatagramSocket> sock = std::move(s.value());
+  spdlog::debug("tunnel session {}: socket {} -> {}", session, to_string(sock->local_endpoint()),
+                to_string(server_));
+  sockets_[session] = SessionSocket{sock, false};
+  asio::co_spawn(ex_, receive_loop(session, sock),
+                 [](std::exception_ptr e) { log_exception(e, "client receive"); });
+}
+
+void ClientDriver::close_socket(tunnel::SessionId session) {
+  auto it = sockets_.find(session);
+  if (it == sockets_.end()) return;
+  it->second.socket->close();
+  sockets_.erase(it);
+}
+
+awaitable<void> ClientDriver::receive_loop(tunnel::SessionId session,
+                                           std::shared_ptr<DatagramSocket> sock) {
+  auto alive = alive_;
+  std::vector<std::uint8_t> storage(kRecvSlots * slot_size_);
+  std::array<RecvSlot, kRecvSlots> slots;
+  for (std::size_t i = 0; i < kRecvSlots; ++i) {
+    slots[i].buffer = MutByteView(storage.data() + i * slot_size_, slot_size_);
+  }
+  for (;;) {
+    const IoResult r = co_await sock->receive(slots);
+    if (!*alive || stopped_) co_return;
+    if (r.error) {
+      if (!sockets_.count(session)) co_return;
+      ++stats_.socket_errors;
+      // ICMP errors (port/host/network unreachable) are reported once each: go on, the
+      // handshake and liveness timers decide what they mean. Anything else ends the loop.
+      const bool icmp = r.error == asio::error::connection_refused ||
+                        r.error == asio::error::host_unreachable ||
+                        r.error == asio::error::network_unreachable;
+      spdlog::debug("tunnel session {}: receive: {}", session, r.error.message());
+      if (!icmp) co_return;
+      if (r.error == asio::error::connection_refused) on_port_unreachable(session);
+      continue;
+    }
+    const TimeMs now = now_ms();
+    for (std::size_t i = 0; i < r.count; ++i) {
+      stats_.udp_in_bytes += slots[i].size;
+      client_.handle_datagram(session, ByteView(slots[i].buffer.data(), slots[i].size), now);
+    }
+    stats_.datagrams_in += r.count;
+    pump();
+  }
+}
+
+}  // namespace paniq::net

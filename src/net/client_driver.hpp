@@ -1,0 +1,102 @@
+// The client shell (socks5d role): one io_context thread runs tunnel::Client. Every session
+// gets a fresh UDP socket connect()ed to the proxy (dual-stack: the proxy may be IPv4 or IPv6)
+// with its own receive loop (receive a batch -> handle_datagram -> flush -> send -> re-arm the
+// one timer from next_timeout). Streams are opened with open_stream() and used as MuxStream.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "core/result.hpp"
+#include "crypto/crypto.hpp"
+#include "net/asio.hpp"
+#include "net/datagram.hpp"
+#include "net/mux_stream.hpp"
+#include "tunnel/client.hpp"
+
+namespace paniq::net {
+
+struct ClientDriverStats {
+  std::uint64_t udp_in_bytes = 0, udp_out_bytes = 0;
+  std::uint64_t datagrams_in = 0, datagrams_out = 0;
+  std::uint64_t send_errors = 0;    // datagrams the kernel refused (dropped; KCP retransmits)
+  std::uint64_t socket_errors = 0;  // receive errors (e.g. ICMP port unreachable)
+};
+
+class ClientDriver final : public StreamHost {
+ public:
+  // Opens the socket of a new session, connected to the server. Default: a real UDP socket
+  // (UdpDatagramSocket::connect); tests pass a MemoryNetwork's. An error fails that session's
+  // handshake (its opens fail after the handshake timeout).
+  using SocketFactory =
+      std::function<Result<std::unique_ptr<DatagramSocket>>(const udp::endpoint& server)>;
+
+  // `server` is the proxy's UDP endpoint (resolved once at start-up). `cfg` must pass
+  // validate() (throws std::invalid_argument otherwise: a start-up error).
+  ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg, obf::Framer framer,
+               udp::endpoint server, SocketFactory sockets = {});
+  ~ClientDriver() override;
+
+  // Starts the timer loop. Call once, on the io_context's thread.
+  void start();
+  // Stops: waiting opens and live streams fail with operation_aborted, sockets close, the
+  // current session is dropped (nothing is sent: the server forgets it by its idle timeout).
+  void stop();
+
+  // Opens a stream on the current session, waiting for its handshake when one is needed
+  // (a single handshake serves every open that arrives meanwhile). Errors: the handshake's
+  // failure (tunnel::Errc::handshake_timeout ...), the mux's (too_many_streams ...),
+  // operation_aborted after stop(). The caller reports the failure to its client; the next
+  // open starts a new session.
+  awaitable<Result<MuxStream>> open_stream();
+
+  const tunnel::Client& client() const { return client_; }
+  tunnel::Client& client() { return client_; }
+  const ClientDriverStats& stats() const { return stats_; }
+  const udp::endpoint& server() const { return server_; }
+
+  mux::Session* stream_mux(std::uint64_t session) override { return client_.mux(session); }
+  void request_flush() override;
+
+ private:
+  struct OpenWaiter {
+    explicit OpenWaiter(asio::any_io_executor ex) : wake(std::move(ex)) {}
+    asio::steady_timer wake;
+    std::optional<tunnel::ClientEvent> result;
+  };
+  struct SessionSocket {
+    std::shared_ptr<DatagramSocket> socket;
+    bool send_blocked = false;
+  };
+
+  void pump();
+  void process_events();
+  void send_pending();
+  void rearm();
+  void on_port_unreachable(tunnel::SessionId session);
+  void open_socket(tunnel::SessionId session);
+  void close_socket(tunnel::SessionId session);
+  awaitable<void> receive_loop(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
+  awaitable<void> timer_loop();
+  awaitable<void> telemetry_loop(std::chrono::seconds period);
+  awaitable<void> wait_writable(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
+
+  asio::any_io_executor ex_;
+  crypto::FastRng rng_;
+  tunnel::Client client_;
+  udp::endpoint server_;
+  SocketFactory sockets_factory_;
+  std::size_t slot_size_;
+  std::unordered_map<tunnel::SessionId, SessionSocket> sockets_;
+  std::unordered_map<tunnel::OpenTicket, OpenWaiter*> waiters_;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool flush_posted_ = false;
+  bool stopped_ = false;
+  ClientDriverStats stats_;
+};
+
+}  // namespace paniq::net

@@ -1,0 +1,28 @@
+// Bidirectional relay between a TCP socket and a mux stream (STYLE.md 2: `co_await (a_to_b()
+// && b_to_a())`), with half-close carried across and back-pressure end to end: each direction
+// owns one buffer and finishes writing it before it reads again.
+//   TCP EOF          -> shutdown_write on the stream (FIN)
+//   stream EOF       -> shutdown(send) on the TCP socket
+//   an error either way ends both: the socket is closed and the stream released.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "net/asio.hpp"
+#include "net/mux_stream.hpp"
+
+namespace paniq::net {
+
+struct RelayStats {
+  std::uint64_t tcp_to_stream = 0;  // bytes
+  std::uint64_t stream_to_tcp = 0;
+  std::error_code error;  // the first error that ended the relay (empty: both ended cleanly)
+};
+
+// Runs until both directions ended. `buffer_size` bytes are allocated per direction, once.
+// The caller owns both objects and closes them afterwards (the relay closes them on errors).
+awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream,
+                            std::size_t buffer_size = 64 * 1024);
+
+}  // namespace paniq::net

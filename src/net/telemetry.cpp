@@ -1,0 +1,35 @@
+#include "net/telemetry.hpp"
+
+#include <cstdlib>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace paniq::net {
+
+std::optional<std::chrono::seconds> telemetry_interval() {
+  const char* v = std::getenv("PANIQ_KCP_TELEMETRY");
+  if (v == nullptr) return std::nullopt;
+  const std::string_view s(v);
+  if (s == "1" || s == "true" || s == "yes" || s == "on") return std::chrono::seconds(1);
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  if (end != v && *end == '\0' && n > 0) return std::chrono::seconds(n);
+  return std::nullopt;
+}
+
+void log_link_telemetry(const char* role, std::uint64_t session, const tunnel::Link& link) {
+  const auto& k = link.kcp();
+  const auto& ks = k.stats();
+  const auto& ls = link.stats();
+  spdlog::info(
+      "kcp_telemetry {} session={} conv={:08x} app_out={} app_in={} dgram_out={} dgram_in={} "
+      "retrans={} fast_retrans={} srtt={} rto={} cwnd={} rmt_wnd={} snd_que={} snd_buf={} "
+      "rcv_que={} rcv_buf={} drop_invalid={} drop_kcp={} drop_backlog={} input_pauses={}",
+      role, session, link.conv(), ks.bytes_sent, ks.bytes_received, ks.out_datagrams,
+      ks.in_datagrams, ks.retransmits, ks.fast_retransmits, k.rx_srtt(), k.rx_rto(), k.cwnd(),
+      k.rmt_wnd(), k.nsnd_que(), k.nsnd_buf(), k.nrcv_que(), k.nrcv_buf(), ls.drop_invalid_length,
+      ls.drop_kcp_rejected, ls.drop_backlog, ls.input_pauses);
+}
+
+}  // namespace paniq::net
