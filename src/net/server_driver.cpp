@@ -205,10 +205,11 @@ awaitable<void> ServerDriver::receive_loop() {
       continue;
     }
     const TimeMs now = now_ms();
+    const WallTime wall = wall_now();  // skew checks of the handshake policy (issue #6)
     for (std::size_t i = 0; i < r.count; ++i) {
       stats_.udp_in_bytes += slots[i].size;
       endpoint_.handle_datagram(to_peer(slots[i].from),
-                                ByteView(slots[i].buffer.data(), slots[i].size), now);
+                                ByteView(slots[i].buffer.data(), slots[i].size), now, wall);
     }
     stats_.datagrams_in += r.count;
     pump();

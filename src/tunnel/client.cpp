@@ -31,8 +31,9 @@ const char* to_string(ClientEventKind k) {
   return "?";
 }
 
-Client::Client(const ClientConfig& cfg, obf::Framer framer, Rng& rng)
-    : cfg_(cfg), framer_(std::move(framer)), rng_(rng) {
+Client::Client(const ClientConfig& cfg, obf::Framer framer, Rng& rng,
+               envelope::Tai64nStamper* stamper)
+    : cfg_(cfg), framer_(std::move(framer)), rng_(rng), stamper_(stamper ? stamper : &own_stamper_) {
   if (auto ok = cfg_.validate(); !ok) throw std::invalid_argument(ok.error().message);
 }
 
@@ -63,7 +64,7 @@ void Client::cancel_open(OpenTicket ticket) {
 
 void Client::start_session(TimeMs now, WallTime wall) {
   current_id_ = next_session_++;
-  current_ = std::make_unique<ClientSession>(cfg_, framer_, rng_);
+  current_ = std::make_unique<ClientSession>(cfg_, framer_, rng_, stamper_);
   ++stats_.sessions_started;
   push({ClientEventKind::NeedSocket, current_id_, 0, 0, {}});
   // A failure (Initiation not buildable) closes the session: its SessionClosed event fails

@@ -33,11 +33,15 @@ struct ClientConfig {
   std::uint32_t preamble_jitter_ms = 0;
   // The Initiation (built once per handshake) is sent up to handshake_attempts times, the next
   // one handshake_timeout_ms + uniform[0, handshake_timeout_ms / 8] after the previous; the
-  // handshake fails that long after the last one (Go client semantics, with jitter).
+  // handshake fails that long after the last one (Go client semantics, with jitter). Each
+  // retransmission is preceded by a fresh preamble (junk, signatures with the current <t>), as
+  // the Go client does, so a server checking signatures (signature_validate) still sees them
+  // when the first ones were lost; the Initiation bytes stay identical.
   std::uint32_t handshake_timeout_ms = 5000;
   std::uint32_t handshake_attempts = 3;
   // Initiation payload: empty (what Rust clients send, the default) or the Go original's
-  // authenticated payload when a server public key is set (issue #6).
+  // authenticated payload when a server public key is set (issue #6, docs/auth.md):
+  // MAC1, with the encrypted timestamp in front unless auth.encrypted_timestamp is false.
   envelope::InitiationAuth auth;
 
   // First broken rule (link config, attempts >= 1, timeout >= 1 ms); Errc::invalid_config.
@@ -46,7 +50,10 @@ struct ClientConfig {
 
 // From a validated profile: link_config_from_profile(p, Client), handshake_timeout (null ->
 // 5 s), handshake_attempts (0 -> 1), preamble_delay_ms (null -> 5), preamble_jitter_ms
-// (null -> 0); auth left empty (Rust-compatible). Errors as link_config_from_profile.
+// (null -> 0); auth.server_public = obfuscation.server_public_key (empty -> none: the
+// Rust-compatible empty payload), auth.encrypted_timestamp = obfuscation.encrypted_timestamp.
+// Errors as link_config_from_profile, and a server_public_key that is not base64 of 32 bytes
+// or is a low-order point (the message names the field); the client must not start.
 Result<ClientConfig> client_config_from_profile(const profile::Profile& p);
 
 enum class ClientState : std::uint8_t {
@@ -71,8 +78,11 @@ struct ClientSessionStats {
 class ClientSession {
  public:
   // `cfg` must pass validate() (throws std::invalid_argument otherwise). `framer` and `rng`
-  // must outlive the session.
-  ClientSession(const ClientConfig& cfg, const obf::Framer& framer, Rng& rng);
+  // must outlive the session. `stamper` (may be null: then the wall time given to start() is
+  // used as is) dates the encrypted timestamp; pass the process-wide one so that timestamps
+  // rise strictly across sessions; it must outlive the session.
+  ClientSession(const ClientConfig& cfg, const obf::Framer& framer, Rng& rng,
+                envelope::Tai64nStamper* stamper = nullptr);
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
@@ -118,6 +128,8 @@ class ClientSession {
 
  private:
   void release_due(TimeMs now);
+  void build_preamble(WallTime wall);
+  WallTime wall_at(TimeMs now) const;
   void establish(std::uint32_t conv, TimeMs now);
   void fail(std::error_code reason);
   TimeMs retransmit_delay();
@@ -125,6 +137,7 @@ class ClientSession {
   ClientConfig cfg_;
   const obf::Framer& framer_;
   Rng& rng_;
+  envelope::Tai64nStamper* stamper_;
   ClientState state_ = ClientState::Idle;
   std::error_code failure_{};
   bool closed_reported_ = false;
@@ -134,6 +147,9 @@ class ClientSession {
   // Initiation) the Initiation is re-sent at next_send_ while attempts_ < handshake_attempts.
   std::vector<Bytes> preamble_;
   std::size_t next_ = 0;
+  bool preamble_due_ = false;  // rebuild the preamble before the next Initiation attempt
+  TimeMs start_now_ = 0;       // start(): wall_at(now) = start_wall_ + (now - start_now_)
+  WallTime start_wall_{};
   Bytes initiation_;
   TimeMs next_send_ = 0;
   std::uint32_t attempts_ = 0;
@@ -189,7 +205,10 @@ struct ClientStats {
 class Client {
  public:
   // `cfg` must pass validate() (throws std::invalid_argument otherwise); `rng` must outlive it.
-  Client(const ClientConfig& cfg, obf::Framer framer, Rng& rng);
+  // `stamper` dates the encrypted timestamps of every session (strictly rising); null = one
+  // owned by this Client (enough when the process has one Client). It must outlive the Client.
+  Client(const ClientConfig& cfg, obf::Framer framer, Rng& rng,
+         envelope::Tai64nStamper* stamper = nullptr);
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -233,6 +252,8 @@ class Client {
   ClientConfig cfg_;
   obf::Framer framer_;
   Rng& rng_;
+  envelope::Tai64nStamper own_stamper_;
+  envelope::Tai64nStamper* stamper_;
   std::unique_ptr<ClientSession> current_;
   SessionId current_id_ = 0;
   SessionId next_session_ = 1;

@@ -24,16 +24,34 @@ const char* to_string(ClientState s) {
   return "?";
 }
 
-ClientSession::ClientSession(const ClientConfig& cfg, const obf::Framer& framer, Rng& rng)
-    : cfg_(checked(cfg)), framer_(framer), rng_(rng) {}
+ClientSession::ClientSession(const ClientConfig& cfg, const obf::Framer& framer, Rng& rng,
+                             envelope::Tai64nStamper* stamper)
+    : cfg_(checked(cfg)), framer_(framer), rng_(rng), stamper_(stamper) {}
 
-Result<void> ClientSession::start(TimeMs now, WallTime wall) {
-  if (state_ != ClientState::Idle) throw std::logic_error("ClientSession::start called twice");
-  // Random draws in the reference's order: junk, signatures, then the Initiation.
+void ClientSession::build_preamble(WallTime wall) {
   preamble_ = framer_.junk(rng_);
   auto sigs = framer_.signatures(static_cast<std::uint32_t>(wall.seconds), rng_);
   for (auto& s : sigs) preamble_.push_back(std::move(s));
-  auto init = envelope::build_initiation(framer_, rng_, cfg_.auth, wall);
+  next_ = 0;
+}
+
+WallTime ClientSession::wall_at(TimeMs now) const {
+  const TimeMs ms = now > start_now_ ? now - start_now_ : 0;
+  WallTime w = start_wall_;
+  const std::uint64_t nanos = w.nanos + (ms % 1000) * 1'000'000;
+  w.seconds += static_cast<std::int64_t>(ms / 1000 + nanos / 1'000'000'000);
+  w.nanos = static_cast<std::uint32_t>(nanos % 1'000'000'000);
+  return w;
+}
+
+Result<void> ClientSession::start(TimeMs now, WallTime wall) {
+  if (state_ != ClientState::Idle) throw std::logic_error("ClientSession::start called twice");
+  start_now_ = now;
+  start_wall_ = wall;
+  // Random draws in the reference's order: junk, signatures, then the Initiation.
+  build_preamble(wall);
+  const envelope::Tai64n stamp = stamper_ ? stamper_->stamp(wall) : envelope::tai64n_encode(wall);
+  auto init = envelope::build_initiation(framer_, rng_, cfg_.auth, stamp);
   if (!init) {
     state_ = ClientState::Handshaking;  // so fail() reports it
     fail(make_error_code(Errc::initiation_failed));
@@ -54,12 +72,17 @@ TimeMs ClientSession::retransmit_delay() {
 }
 
 // Releases every handshake datagram whose time has come: preamble datagrams paced by
-// preamble_delay_ms + jitter, then the Initiation, re-sent after each handshake timeout; the
-// handshake fails one timeout after the last attempt.
+// preamble_delay_ms + jitter, then the Initiation; after each handshake timeout a fresh
+// preamble and the same Initiation again; the handshake fails one timeout after the last
+// attempt.
 void ClientSession::release_due(TimeMs now) {
   while (state_ == ClientState::Handshaking && now >= next_send_) {
     ByteView d;
     TimeMs gap = 0;
+    if (preamble_due_ && attempts_ < cfg_.handshake_attempts) {
+      preamble_due_ = false;
+      build_preamble(wall_at(now));  // fresh junk and <t>, as the Go client
+    }
     if (next_ < preamble_.size()) {
       d = preamble_[next_++];
       ++stats_.preamble_datagrams;
@@ -70,6 +93,7 @@ void ClientSession::release_due(TimeMs now) {
       ++attempts_;
       ++stats_.initiations_sent;
       gap = retransmit_delay();
+      preamble_due_ = true;
     } else {
       fail(make_error_code(Errc::handshake_timeout));
       return;

@@ -8,6 +8,7 @@
 #include "kcp/config.hpp"
 #include "profile/profile.hpp"
 #include "profile/validate.hpp"
+#include "tunnel/auth_config.hpp"
 #include "tunnel/client.hpp"
 #include "tunnel/link.hpp"
 #include "tunnel/server.hpp"
@@ -40,6 +41,10 @@ Result<void> LinkConfig::validate() const {
   if (liveness.enabled && liveness.min_ms == 0) {
     return bad("tunnel.liveness.min_ms", 0, "must be at least 1 ms");
   }
+  if (transport_replay_window > kMaxReplayWindow) {
+    return bad("obfuscation.transport_replay_limit", transport_replay_window,
+               "above 65536 (the anti-replay window, in counters)");
+  }
   if (max_transmit_bytes < 65536) {
     return bad("tunnel.max_transmit_bytes", max_transmit_bytes, "below 65536");
   }
@@ -51,6 +56,7 @@ Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role
   c.padding = profile::padding_policy(p);
   c.sizes = envelope::derive_sizes(profile::size_inputs(p));
   c.transport_replay = p.obfuscation.transport_replay;
+  c.transport_replay_window = p.obfuscation.transport_replay_limit;
 
   const profile::KcpSection k = p.kcp.value_or(profile::KcpSection{});
   kcp::WindowInputs win;
@@ -95,6 +101,12 @@ Result<ClientConfig> client_config_from_profile(const profile::Profile& p) {
       std::clamp<std::uint64_t>(t.handshake_attempts, 1, std::numeric_limits<std::uint32_t>::max()));
   c.preamble_delay_ms = ms32(t.preamble_delay);
   c.preamble_jitter_ms = ms32(t.preamble_jitter);
+  // Go client semantics (PROTOCOL.md 15): a server key means MAC1 on every Initiation, with
+  // the encrypted timestamp in front unless encrypted_timestamp is false.
+  auto key = server_public_key_from_profile(p);
+  if (!key) return key.error();
+  c.auth.server_public = *key;
+  c.auth.encrypted_timestamp = p.obfuscation.encrypted_timestamp;
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }
@@ -111,7 +123,7 @@ Result<void> ServerConfig::validate() const {
   if (max_sessions_per_host > max_sessions) {
     return bad("server.max_sessions_per_host", max_sessions_per_host, "above max_sessions");
   }
-  return {};
+  return {};  // `auth` depends on the chains: checked with the framer (AuthPolicy)
 }
 
 Result<ServerConfig> server_config_from_profile(const profile::Profile& p) {
@@ -120,6 +132,9 @@ Result<ServerConfig> server_config_from_profile(const profile::Profile& p) {
   ServerConfig c;
   c.link = std::move(*link);
   c.idle_timeout_ms = std::max<std::uint32_t>(1, ms32(profile::session_timing(p).idle_timeout));
+  auto auth = auth_config_from_profile(p);
+  if (!auth) return auth.error();
+  c.auth = std::move(*auth);
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }

@@ -49,6 +49,11 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
   topts_.counter = cfg_.transport_replay;
   topts_.padding = cfg_.padding;
   topts_.budget = cfg_.sizes.effective_max_payload;
+  if (cfg_.transport_replay) {
+    replay_.emplace(cfg_.transport_replay_window == 0
+                        ? envelope::ReplayWindow::kDefaultBits
+                        : static_cast<std::size_t>(cfg_.transport_replay_window));
+  }
 }
 
 InputResult Link::handle_transport(ByteView payload, TimeMs now) {
@@ -59,10 +64,11 @@ InputResult Link::handle_transport(ByteView payload, TimeMs now) {
     ++stats_.drop_invalid_length;
     return InputResult::invalid_length;
   }
-  return handle_segments(view->inner, view->padding_len, now);
+  return handle_segments(view->inner, view->padding_len, now, view->counter);
 }
 
-InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeMs now) {
+InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeMs now,
+                                  std::optional<std::uint64_t> counter) {
   now_ = std::max(now_, now);
   ++stats_.datagrams_in;
   stats_.bytes_in += envelope::header_len(cfg_.transport_replay) + inner.size() + padding_len;
@@ -70,10 +76,16 @@ InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeM
     ++stats_.drop_after_dead;
     return InputResult::dead;
   }
+  const bool windowed = replay_.has_value() && counter.has_value();
+  if (windowed && !replay_->check(*counter)) {
+    ++stats_.drop_replay;
+    return InputResult::replayed;
+  }
   if (kcp_.input(inner, clock32(now)) != kcp::Errc::ok) {
     ++stats_.drop_kcp_rejected;
     return InputResult::kcp_rejected;
   }
+  if (windowed) (void)replay_->check_and_update(*counter);
   stats_.segment_bytes_in += inner.size();
   stats_.padding_bytes_in += padding_len;
   last_rx_ = now_;

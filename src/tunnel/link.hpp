@@ -25,6 +25,7 @@
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "envelope/config.hpp"
+#include "envelope/replay_window.hpp"
 #include "envelope/transport.hpp"
 #include "kcp/config.hpp"
 #include "kcp/engine.hpp"
@@ -61,19 +62,27 @@ struct LinkConfig {
   envelope::PaddingPolicy padding;
   envelope::Sizes sizes;         // envelope::derive_sizes of the profile (kcp.mtu = kcp_mtu)
   bool transport_replay = false; // u64 BE counter in front of every transport payload
+  // With transport_replay, received counters pass an RFC 6479 sliding window of this many
+  // counters (obfuscation.transport_replay_limit; 0 = 2048; rounded up to a multiple of 64,
+  // at most kMaxReplayWindow): a counter seen before, or older than the window behind the
+  // highest one, is dropped (docs/auth.md).
+  std::uint64_t transport_replay_window = 0;
   LivenessConfig liveness;       // the server turns it off (idle timeout instead)
   // Datagrams waiting in transmit() beyond which new ones are dropped (KCP retransmits them):
   // bounds memory when the shell cannot send.
   std::size_t max_transmit_bytes = 8u << 20;
 
-  // The first broken rule (kcp, mux, sizes), naming the field; Errc::invalid_config. The caller
-  // must not build a Link from a config that fails.
+  static constexpr std::uint64_t kMaxReplayWindow = 65536;
+
+  // The first broken rule (kcp, mux, sizes, replay window), naming the field;
+  // Errc::invalid_config. The caller must not build a Link from a config that fails.
   Result<void> validate() const;
 };
 
 // Link configuration from a validated profile (PROTOCOL.md 2.1, 5.4, 6.3, 6.4): kcp.mtu =
 // derive_sizes().kcp_mtu, windows by kcp::resolve_windows, interval = flush_interval_ms, the
 // rest as kcp::Config::reference (nodelay, resend 2, no cwnd, one segment per datagram);
+// transport_replay and its window = obfuscation.transport_replay / transport_replay_limit;
 // mux role `role`, max_streams =
 // kcp.max_streams, keepalive = kcp.keepalive (0 -> 20 s) on the client and off on the server;
 // liveness on for the client, off for the server. Errors (Errc::invalid_config, message names
@@ -106,6 +115,7 @@ enum class InputResult : std::uint8_t {
   invalid_length,  // counter/length/inner did not decode (5.5 step 2)
   kcp_rejected,    // KCP ignored it (wrong conv, truncated or unknown segment)
   dead,            // the link is dead: ignored
+  replayed,        // transport counter already seen or behind the replay window: dropped
 };
 
 struct LinkStats {
@@ -117,6 +127,7 @@ struct LinkStats {
   std::uint64_t drop_invalid_length = 0;  // received payload undecodable
   std::uint64_t drop_kcp_rejected = 0;    // KCP refused the received segments
   std::uint64_t drop_after_dead = 0;      // received after the link died
+  std::uint64_t drop_replay = 0;          // counter replayed or too old (transport_replay)
   std::uint64_t drop_too_large = 0;       // outgoing segment + padding over the budget (5.3)
   std::uint64_t drop_backlog = 0;         // outgoing datagram over max_transmit_bytes
   std::uint64_t input_pauses = 0;         // mux refused bytes: KCP receive held back
@@ -165,7 +176,11 @@ class Link {
   // in reply before flush(). No allocation.
   InputResult handle_transport(ByteView payload, TimeMs now);
   // As handle_transport for an already decoded inner part (the server decodes to route).
-  InputResult handle_segments(ByteView inner, std::size_t padding_len, TimeMs now);
+  // `counter` is the decoded transport counter (transport_replay): checked against the replay
+  // window before KCP sees the segments, recorded once KCP accepted them (so garbage cannot
+  // advance the window). nullopt skips the window.
+  InputResult handle_segments(ByteView inner, std::size_t padding_len, TimeMs now,
+                              std::optional<std::uint64_t> counter = std::nullopt);
 
   // Moves received bytes KCP -> mux and queued frames mux -> KCP (each side stops when the
   // other is full), runs KCP's flush when something changed and appends the resulting
@@ -230,6 +245,7 @@ class Link {
                   // allocated when the first data arrives
   std::size_t rx_pos_ = 0, rx_end_ = 0;
   std::uint64_t counter_ = 0;
+  std::optional<envelope::ReplayWindow> replay_;  // with transport_replay
   TimeMs now_;
   TimeMs last_rx_;
   TimeMs await_since_ = 0;

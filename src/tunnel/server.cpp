@@ -7,6 +7,7 @@
 #include "crypto/crypto.hpp"
 #include "envelope/handshake.hpp"
 #include "envelope/transport.hpp"
+#include "tunnel/policy.hpp"
 
 namespace paniq::tunnel {
 
@@ -22,6 +23,7 @@ struct ServerEndpoint::Session {
   Link link;
   Bytes response;      // re-sent for an identical Initiation while half-open
   Digest init_digest{};
+  std::uint32_t repeats = 0;  // identical Initiations answered again
   bool half_open = true;  // no transport accepted yet
   TimeMs created;
   TimeMs last_rx;
@@ -72,23 +74,44 @@ ServerEndpoint::ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng&
                                std::unique_ptr<InitiationPolicy> policy)
     : cfg_(cfg), framer_(std::move(framer)), rng_(rng), policy_(std::move(policy)) {
   if (auto ok = cfg_.validate(); !ok) throw std::invalid_argument(ok.error().message);
-  if (!policy_) policy_ = std::make_unique<AcceptAllPolicy>();
+  if (!policy_) policy_ = std::make_unique<AuthPolicy>(cfg_.auth, framer_, rng_);
+}
+
+std::string to_string(const PolicyLog& log) {
+  std::string s = "handshake from " + log.peer.to_string() +
+                  (is_drop(log.reason) ? " dropped: " : " accepted: ") + tunnel::to_string(log.reason);
+  if (log.reason == AuthReason::skew_hard || log.reason == AuthReason::skew_soft) {
+    s += " (skew " + std::to_string(log.skew_seconds) + " s)";
+  }
+  if (log.suppressed > 0) s += " (" + std::to_string(log.suppressed) + " similar suppressed)";
+  return s;
 }
 
 ServerEndpoint::~ServerEndpoint() = default;
 
 void ServerEndpoint::handle_datagram(const PeerAddr& peer, ByteView datagram, TimeMs now) {
   now_ = std::max(now_, now);
+  dispatch(peer, datagram, std::nullopt);
+}
+
+void ServerEndpoint::handle_datagram(const PeerAddr& peer, ByteView datagram, TimeMs now,
+                                     WallTime wall) {
+  now_ = std::max(now_, now);
+  dispatch(peer, datagram, wall);
+}
+
+void ServerEndpoint::dispatch(const PeerAddr& peer, ByteView datagram, std::optional<WallTime> wall) {
   ++stats_.datagrams_in;
   stats_.bytes_in += datagram.size();
   const auto c = framer_.classify(datagram);
   if (!c) {
     ++stats_.drop_unclassified;
+    policy_->observe_unclassified(peer, datagram, now_);  // signatures of a preamble
     return;
   }
   switch (c->type) {
     case obf::MessageType::Transport: on_transport(peer, c->payload, now_); return;
-    case obf::MessageType::Initiation: on_initiation(peer, datagram, c->payload, now_); return;
+    case obf::MessageType::Initiation: on_initiation(peer, datagram, c->payload, now_, wall); return;
     default: ++stats_.drop_unexpected_type; return;
   }
 }
@@ -109,7 +132,12 @@ void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs
     return;
   }
   Session& s = *it->second;
-  if (s.link.handle_segments(v->inner, v->padding_len, now) != InputResult::accepted) {
+  const InputResult r = s.link.handle_segments(v->inner, v->padding_len, now, v->counter);
+  if (r == InputResult::replayed) {
+    ++stats_.drop_transport_replay;
+    return;
+  }
+  if (r != InputResult::accepted) {
     ++stats_.drop_kcp_rejected;
     return;
   }
@@ -124,17 +152,30 @@ void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs
 }
 
 void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload,
-                                   TimeMs now) {
+                                   TimeMs now, std::optional<WallTime> wall) {
   InitKey key{peer, {}};
   crypto::blake2s(key.digest, datagram);
   if (const auto it = half_open_.find(key); it != half_open_.end()) {
-    // Our clients retransmit identical bytes: same Response, no new state.
+    // Our clients retransmit identical bytes: same Response, no new state (a bounded number
+    // of times, so a spoofed replay cannot reflect Responses without end).
+    Session& s = *it->second;
+    if (s.repeats >= cfg_.max_response_repeats) {
+      ++stats_.drop_repeat_limit;
+      return;
+    }
+    ++s.repeats;
     ++stats_.initiation_repeats;
-    queue_response(peer, it->second->response);
+    queue_response(peer, s.response);
     return;
   }
-  if (policy_->check(InitiationInfo{peer, datagram, payload, now}) == PolicyVerdict::drop) {
+  const InitiationInfo info{peer, datagram, payload, now, wall};
+  const PolicyDecision d = policy_->decide(info);
+  for (std::size_t r = kAuthDropReasonCount; r < kAuthReasonCount; ++r) {
+    if (d.has_note(static_cast<AuthReason>(r))) ++stats_.auth[r];
+  }
+  if (d.verdict == PolicyVerdict::drop) {
     ++stats_.drop_policy;
+    ++stats_.auth[index(d.reason)];
     return;
   }
   if (sessions_.size() >= cfg_.max_sessions) {
@@ -157,6 +198,7 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
   half_open_.emplace(key, &s);
   ++per_host_[peer];
   ++stats_.sessions_created;
+  policy_->accepted(info);
   reschedule(s);
   events_.push({ServerEventKind::SessionOpened, id, 0, {}});
   queue_response(peer, s.response);

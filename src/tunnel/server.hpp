@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -22,6 +23,7 @@
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "obf/framer.hpp"
+#include "tunnel/auth_config.hpp"
 #include "tunnel/errors.hpp"
 #include "tunnel/event_queue.hpp"
 #include "tunnel/link.hpp"
@@ -44,18 +46,30 @@ struct ServerConfig {
   // sessions whose peers share one IP address (any port: a NAT, or one prober cycling ports).
   std::uint32_t max_sessions = 4096;
   std::uint32_t max_sessions_per_host = 64;
+  // A byte-identical Initiation re-sent while its session is half-open is answered with the
+  // same Response at most this many times (a legitimate client re-sends handshake_attempts - 1
+  // times); further copies are dropped (counted as drop_repeat_limit), bounding what a
+  // spoofed replay can reflect towards the session's address.
+  std::uint32_t max_response_repeats = 8;
+  // Handshake authentication, replay and rate limiting (issue #6, docs/auth.md). The default
+  // accepts every Initiation, as the reference does; server_config_from_profile fills it from
+  // the profile. Used when the endpoint is built without an explicit InitiationPolicy.
+  AuthConfig auth;
 
   // First broken rule (link config, non-zero timeouts and caps, per-host <= total);
-  // Errc::invalid_config.
+  // Errc::invalid_config. `auth` depends on the framer's chains: AuthConfig::validate (the
+  // endpoint checks it when it builds its AuthPolicy; server_config_from_profile already did).
   Result<void> validate() const;
 };
 
 // From a validated profile: link_config_from_profile(p, Server), idle_timeout = kcp.idle_timeout
-// (0 -> 120 s); half-open timeout and caps at their defaults (daemon settings, not profile
-// ones). Errors as link_config_from_profile.
+// (0 -> 120 s), auth = auth_config_from_profile(p); half-open timeout and caps at their
+// defaults (daemon settings, not profile ones). Errors as link_config_from_profile and
+// auth_config_from_profile (e.g. require_encrypted_timestamp without a private key): the
+// server must refuse to start.
 Result<ServerConfig> server_config_from_profile(const profile::Profile& p);
 
-// ---- Issue #6 hook: Initiation policy (authentication, replay, rate limit) ----------------
+// ---- Initiation policy (authentication, replay, rate limit: issue #6) ----------------------
 
 // A classified Initiation that is about to create a session (retransmissions of the Initiation
 // that created a still half-open session are answered before the policy is asked).
@@ -64,18 +78,53 @@ struct InitiationInfo {
   ByteView datagram;  // the whole datagram
   ByteView payload;   // after random[S1] || header (empty from Rust clients)
   TimeMs now;
+  std::optional<WallTime> wall;  // the server's wall clock, when the shell passed it
 };
 
 enum class PolicyVerdict : std::uint8_t { accept, drop };
 
+// What the policy decided: `reason` says why for a drop; `notes` has bit
+// (index(r) - kAuthDropReasonCount) set for each note r (skew_soft, legacy_accepted,
+// wall_unknown) on an accepted Initiation.
+struct PolicyDecision {
+  PolicyVerdict verdict = PolicyVerdict::accept;
+  AuthReason reason = AuthReason::policy;
+  std::uint8_t notes = 0;
+  bool has_note(AuthReason r) const {
+    return !is_drop(r) && (notes >> (index(r) - kAuthDropReasonCount)) & 1u;
+  }
+};
+
+// One rate-limited log record for the shell (drops and notes; never sent to the peer).
+struct PolicyLog {
+  AuthReason reason = AuthReason::policy;
+  PeerAddr peer;
+  std::int64_t skew_seconds = 0;  // skew_hard / skew_soft: server wall time - timestamp
+  std::uint64_t suppressed = 0;   // records of this reason suppressed since the previous one
+};
+// "handshake from 1.2.3.4:5 dropped: mac1_invalid (3 similar suppressed)".
+std::string to_string(const PolicyLog& log);
+
 // Decides whether an Initiation may create a session. drop = silence (counted as
-// drop_policy). Called on the endpoint's thread, once per candidate Initiation; must not
-// keep the views. ISSUE #6: MAC1 / encrypted timestamp / replay cache / per-source rate
-// limiting go here.
+// drop_policy and under the reason in ServerStats::auth). Called on the endpoint's thread;
+// must not keep the views.
 class InitiationPolicy {
  public:
   virtual ~InitiationPolicy() = default;
   virtual PolicyVerdict check(const InitiationInfo& info) = 0;
+  // The decision with its reason; the endpoint calls this one (default: check(), reason
+  // `policy` for a drop).
+  virtual PolicyDecision decide(const InitiationInfo& info) {
+    return PolicyDecision{check(info), AuthReason::policy, 0};
+  }
+  // The Initiation that decide() just accepted created a session (the caps may still drop an
+  // accepted one: then this is not called). Commit per-handshake state here.
+  virtual void accepted(const InitiationInfo& /*info*/) {}
+  // A datagram from `peer` that classified as nothing (junk, signatures, probes).
+  virtual void observe_unclassified(const PeerAddr& /*peer*/, ByteView /*datagram*/,
+                                    TimeMs /*now*/) {}
+  // Rate-limited log records, oldest first.
+  virtual std::optional<PolicyLog> poll_log() { return std::nullopt; }
 };
 
 // The reference's behaviour: every Initiation is accepted.
@@ -130,12 +179,19 @@ struct ServerStats {
   std::uint64_t drop_unknown_session = 0;   // no session for (peer, conv)
   std::uint64_t drop_kcp_rejected = 0;      // the session's KCP refused the segments
   std::uint64_t drop_backlog = 0;           // a Response not queued: 1 MiB of Responses unsent
+  std::uint64_t drop_repeat_limit = 0;      // identical Initiation past max_response_repeats
+  std::uint64_t drop_transport_replay = 0;  // transport counter replayed or too old (Link)
+  // drop_policy by reason, and the notes on accepted Initiations (indexed by AuthReason).
+  std::array<std::uint64_t, kAuthReasonCount> auth{};
+  std::uint64_t auth_count(AuthReason r) const { return auth[index(r)]; }
 };
 
 class ServerEndpoint {
  public:
   // `cfg` must pass validate() (throws std::invalid_argument otherwise); `rng` must outlive
-  // the endpoint. `policy` null = AcceptAllPolicy.
+  // the endpoint. `policy` null = an AuthPolicy (policy.hpp) built from cfg.auth (which
+  // accepts everything by default); it throws std::invalid_argument when cfg.auth fails
+  // AuthConfig::validate(framer config).
   ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng& rng,
                  std::unique_ptr<InitiationPolicy> policy = nullptr);
   ~ServerEndpoint();
@@ -147,6 +203,10 @@ class ServerEndpoint {
   // policy, caps, then a new session and its Response; everything else silence. Responses
   // are queued at once; session datagrams after flush(). No allocation on the transport path.
   void handle_datagram(const PeerAddr& peer, ByteView datagram, TimeMs now);
+  // The same with the server's wall clock (Unix time), which the policy needs for the skew
+  // checks (skew_soft/hard_seconds). The shell should always use this one; without a wall
+  // time the skew checks are skipped and counted as wall_unknown.
+  void handle_datagram(const PeerAddr& peer, ByteView datagram, TimeMs now, WallTime wall);
 
   // Flushes every session touched since the last flush (received data, stream commands).
   void flush(TimeMs now);
@@ -159,6 +219,9 @@ class ServerEndpoint {
   // Session timers, idle / half-open expiry (SessionClosed events), then flush.
   void handle_timeout(TimeMs now);
   std::optional<ServerEvent> poll_event();
+  // The policy's rate-limited log records (why Initiations were dropped), for the shell to
+  // log; at most AuthConfig::log_per_second per reason per second are produced.
+  std::optional<PolicyLog> poll_policy_log() { return policy_->poll_log(); }
 
   // The mux of `session` for stream commands (nullptr when gone). Marks the session for the
   // next flush(now), which the caller must do after its commands.
@@ -174,6 +237,8 @@ class ServerEndpoint {
   std::vector<ServerSessionId> session_ids() const;
   const ServerStats& stats() const { return stats_; }
   const ServerConfig& config() const { return cfg_; }
+  InitiationPolicy& policy() { return *policy_; }
+  const InitiationPolicy& policy() const { return *policy_; }
 
  private:
   struct Session;
@@ -203,7 +268,9 @@ class ServerEndpoint {
   using TimerSet = std::set<std::pair<TimeMs, ServerSessionId>>;
 
   void on_transport(const PeerAddr& peer, ByteView payload, TimeMs now);
-  void on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload, TimeMs now);
+  void on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload, TimeMs now,
+                     std::optional<WallTime> wall);
+  void dispatch(const PeerAddr& peer, ByteView datagram, std::optional<WallTime> wall);
   std::uint32_t fresh_conv(const PeerAddr& peer);
   void queue_response(const PeerAddr& peer, ByteView response);
   void touch(Session& s);

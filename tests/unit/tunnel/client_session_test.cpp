@@ -241,6 +241,57 @@ TEST(ClientSession, GoStyleInitiationCarriesAuthPayload) {
   EXPECT_EQ(c->payload.size(), cfg.auth.payload_len());
 }
 
+// Issue #6: each retransmission of the (identical) Initiation follows a fresh preamble, as the
+// Go client sends it, with <t> at the time of sending, so a server that checks signatures still
+// gets them when the first ones were lost.
+TEST(ClientSession, RetransmissionResendsAFreshPreamble) {
+  const obf::Framer fr = test::framer(test::preamble_obf_config());
+  SeededRng rng(10);
+  ClientConfig cfg = test::client_config();
+  cfg.preamble_delay_ms = 5;
+  cfg.handshake_timeout_ms = 2000;
+  cfg.handshake_attempts = 2;
+  ClientSession s(cfg, fr, rng);
+  ASSERT_TRUE(s.start(1000, kWall));
+  const auto sent = drive(s, 1000, 100'000);
+  // 3 junk, 2 signatures, Initiation; then again, 2 s later.
+  ASSERT_EQ(sent.size(), 12u);
+  EXPECT_EQ(sent[11].data, sent[5].data) << "the same Initiation bytes";
+  EXPECT_GE(sent[6].at, 3000u);
+  EXPECT_LE(sent[6].at, 3275u) << "timeout + up to 1/8 jitter after the first Initiation";
+  EXPECT_NE(sent[6].data, sent[0].data) << "fresh junk";
+  EXPECT_EQ(get_u32_be(sent[4].data.data()), 1'700'000'000u);
+  const std::uint32_t t2 = get_u32_be(sent[10].data.data());
+  EXPECT_EQ(t2, 1'700'000'000u + (sent[6].at - 1000) / 1000) << "<t> of the retransmission";
+  EXPECT_EQ(s.stats().preamble_datagrams, 10u);
+  EXPECT_EQ(s.stats().initiations_sent, 2u);
+  EXPECT_EQ(s.failure(), make_error_code(Errc::handshake_timeout));
+}
+
+TEST(ClientSession, EncryptedTimestampsRiseAcrossSessions) {
+  const obf::Framer fr = test::framer(test::wire_obf_config());
+  crypto::Key32 server_secret{};
+  server_secret.fill(0x42);
+  ClientConfig cfg = test::client_config();
+  cfg.auth.server_public = crypto::x25519_public(server_secret);
+  envelope::Tai64nStamper stamper;
+  std::optional<WallTime> last;
+  for (int i = 0; i < 3; ++i) {
+    SeededRng rng(20 + i);
+    ClientSession s(cfg, fr, rng, &stamper);
+    ASSERT_TRUE(s.start(0, kWall));  // the same wall time every time (a clock read twice)
+    const auto c = fr.classify(s.initiation());
+    ASSERT_TRUE(c);
+    auto t = envelope::open_timestamp(c->payload, server_secret);
+    ASSERT_TRUE(t);
+    if (last) {
+      EXPECT_TRUE(t->seconds > last->seconds || (t->seconds == last->seconds && t->nanos > last->nanos))
+          << "strictly rising";
+    }
+    last = *t;
+  }
+}
+
 TEST(ClientSession, CloseDuringHandshake) {
   const obf::Framer fr = test::framer(test::wire_obf_config());
   SeededRng rng(9);

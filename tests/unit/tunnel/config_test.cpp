@@ -50,7 +50,12 @@ TEST(TunnelConfig, ClientFromExampleProfile) {
   EXPECT_EQ(c->handshake_attempts, 3u);
   EXPECT_EQ(c->preamble_delay_ms, 5u);
   EXPECT_EQ(c->preamble_jitter_ms, 5u);
-  EXPECT_FALSE(c->auth.server_public) << "Rust-compatible empty Initiation payload";
+  // Issue #6: a server key in the profile means the Go-style authenticated Initiation.
+  ASSERT_TRUE(c->auth.server_public);
+  EXPECT_EQ(to_hex(*c->auth.server_public),
+            "376abbf00c12cef4f0981f4800474f4eb1c8ce5c8f06fc1442f590bbb7804739");
+  EXPECT_TRUE(c->auth.encrypted_timestamp);
+  EXPECT_EQ(c->auth.payload_len(), 101u);
 }
 
 TEST(TunnelConfig, ServerFromExampleProfile) {
@@ -87,6 +92,11 @@ TEST(TunnelConfig, MinimalProfileUsesDefaults) {
   EXPECT_FALSE(c->link.padding.enabled);
   EXPECT_EQ(c->preamble_delay_ms, 5u) << "null -> 5 ms";
   EXPECT_EQ(c->preamble_jitter_ms, 0u);
+  EXPECT_FALSE(c->auth.server_public) << "no key: the Rust-compatible empty Initiation";
+  EXPECT_EQ(c->auth.payload_len(), 0u);
+  auto s = server_config_from_profile(p);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE(s->auth.authenticates()) << "every require_* false, no key: relaxed";
 }
 
 TEST(TunnelConfig, BdpWindowsAndNullHandshakeTimeout) {

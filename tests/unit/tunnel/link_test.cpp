@@ -404,5 +404,72 @@ TEST(DatagramQueue, KeepsOrderAcrossPartialConsumeAndGrowth) {
   EXPECT_EQ(q.bytes(), 0u);
 }
 
+// Issue #6: with transport_replay, received counters pass an RFC 6479 window of
+// transport_replay_window counters (0 = 2048); garbage cannot move it.
+TEST(Link, TransportReplayWindowDropsReinjectedDatagrams) {
+  const obf::Framer fr = test::framer(test::wire_obf_config());
+  SeededRng rng(11);
+  test::LinkOptions o;
+  o.replay = true;
+  LinkConfig sc = test::link_config(mux::Role::Server, o);
+  sc.transport_replay_window = 64;
+  Link a(test::link_config(mux::Role::Client, o), 90, fr, rng, 0);
+  Link b(sc, 90, fr, rng, 0);
+  auto id = a.mux().open_stream(0);
+  ASSERT_TRUE(id);
+  Bytes blob(4000);
+  test::fill_pattern(1, 0, blob);
+  ASSERT_EQ(*a.mux().write(*id, blob, 0), blob.size());
+  a.flush(0);
+  std::vector<Bytes> payloads;
+  for (const ByteView d : a.transmit()) {
+    const auto c = fr.classify(d);
+    payloads.emplace_back(c->payload.begin(), c->payload.end());
+  }
+  ASSERT_GE(payloads.size(), 3u);
+  EXPECT_EQ(b.handle_transport(payloads[1], 1), InputResult::accepted);
+  EXPECT_EQ(b.handle_transport(payloads[0], 1), InputResult::accepted) << "reordered within the window";
+  EXPECT_EQ(b.handle_transport(payloads[1], 1), InputResult::replayed);
+  EXPECT_EQ(b.handle_transport(payloads[0], 1), InputResult::replayed);
+  // A far-future counter on a segment KCP refuses (another conv) does not advance the window.
+  Bytes forged = payloads[2];
+  put_u64_be(forged.data(), 1'000'000);
+  put_u32_le(forged.data() + 10, 91);
+  EXPECT_EQ(b.handle_transport(forged, 1), InputResult::kcp_rejected);
+  EXPECT_EQ(b.handle_transport(payloads[2], 1), InputResult::accepted);
+  // A datagram behind the window (counter 200 accepted first; 200 - 64 - 1 is too old).
+  Bytes ahead = payloads[2];
+  put_u64_be(ahead.data(), 200);
+  EXPECT_EQ(b.handle_transport(ahead, 1), InputResult::accepted);
+  Bytes old = payloads[2];
+  put_u64_be(old.data(), 200 - 65);
+  EXPECT_EQ(b.handle_transport(old, 1), InputResult::replayed);
+  put_u64_be(old.data(), 200 - 63);
+  EXPECT_EQ(b.handle_transport(old, 1), InputResult::accepted);
+  EXPECT_EQ(b.stats().drop_replay, 3u);
+  // Without transport_replay there is no counter and KCP sees duplicates (it ACKs them again).
+  Link plain_a(test::link_config(mux::Role::Client), 92, fr, rng, 0);
+  Link plain_b(test::link_config(mux::Role::Server), 92, fr, rng, 0);
+  ASSERT_TRUE(plain_a.mux().open_stream(0));
+  plain_a.flush(0);
+  ASSERT_GE(plain_a.transmit().size(), 1u);
+  const Bytes first(fr.classify(plain_a.transmit()[0])->payload.begin(), fr.classify(plain_a.transmit()[0])->payload.end());
+  EXPECT_EQ(plain_b.handle_transport(first, 1), InputResult::accepted);
+  EXPECT_EQ(plain_b.handle_transport(first, 1), InputResult::accepted);
+  EXPECT_EQ(plain_b.stats().drop_replay, 0u);
+}
+
+TEST(Link, TransportReplayWindowLimitIsValidated) {
+  test::LinkOptions o;
+  o.replay = true;
+  LinkConfig c = test::link_config(mux::Role::Server, o);
+  c.transport_replay_window = LinkConfig::kMaxReplayWindow;
+  EXPECT_TRUE(c.validate());
+  c.transport_replay_window = LinkConfig::kMaxReplayWindow + 1;
+  const auto r = c.validate();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("obfuscation.transport_replay_limit: 65537"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace paniq::tunnel

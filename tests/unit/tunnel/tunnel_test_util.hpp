@@ -271,7 +271,7 @@ class EndToEnd {
     const TimeMs t = net.now();
     while (net.receive(sim::Side::b, buf_)) {
       if (buf_.size() < 2) continue;
-      server->handle_datagram(peer4(1, get_u16_be(buf_.data())), ByteView(buf_).subspan(2), t);
+      server->handle_datagram(peer4(1, get_u16_be(buf_.data())), ByteView(buf_).subspan(2), t, wall());
     }
     while (net.receive(sim::Side::a, buf_)) {
       if (buf_.size() < 2) continue;
