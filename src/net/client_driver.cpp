@@ -6,27 +6,17 @@
 #include <spdlog/spdlog.h>
 
 #include "net/clock.hpp"
+#include "net/driver_util.hpp"
 #include "net/endpoint.hpp"
 #include "net/telemetry.hpp"
 
 namespace paniq::net {
 namespace {
 
-constexpr std::size_t kRecvSlots = 32;
-constexpr std::size_t kMaxDatagram = 65536;  // receivers accept any size up to 65535
-
-void log_exception(std::exception_ptr e, const char* what) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("{}: {}", what, x.what());
-  }
-}
-
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
+using detail::kMaxDatagram;
+using detail::kRecvSlots;
+using detail::log_exception;
+using detail::would_block;
 
 }  // namespace
 

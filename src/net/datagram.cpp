@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #endif
 
+#include "net/driver_util.hpp"
 #include "net/endpoint.hpp"
 
 namespace paniq::net {
@@ -17,9 +18,7 @@ constexpr int kSocketBuffer = 4 << 20;
 // Asio's own system category, so comparisons with asio::error values work.
 std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
 
-bool would_block(const std::error_code& ec) {
-  return ec == asio::error::would_block || ec == asio::error::try_again;
-}
+using detail::would_block;
 
 Error system_error(std::error_code ec, const std::string& what) {
   return Error{ec, what + ": " + ec.message()};
