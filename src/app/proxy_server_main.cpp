@@ -5,6 +5,7 @@
 #include "app/common.hpp"
 #include "app/control.hpp"
 #include "app/proxy_service.hpp"
+#include "envelope/handshake.hpp"
 #include "net/datagram.hpp"
 #include "net/endpoint.hpp"
 #include "net/server_driver.hpp"
@@ -37,6 +38,84 @@ int parse_flags(int argc, char** argv, Flags& f) {
   return app::parse_command_line(cli, argc, argv);
 }
 
+// Sizes fixed by the profile: a Response datagram (random[S2] || h || conv) and the prefix in
+// front of every transport payload (random[S4] || h).
+struct FrameSizes {
+  std::size_t response = 0;
+  std::size_t transport_prefix = 0;
+};
+
+void sweep(const tunnel::ServerEndpoint& ep, app::LinkTally& tally) {
+  for (const auto id : ep.session_ids()) {
+    if (const auto* link = ep.link(id)) tally.observe(id, link->stats());
+  }
+  tally.finish();
+}
+
+// The control plane's counters (PROTOCOL.md 12, and our extension: app/control.hpp).
+// Exact from the endpoint's and the driver's process-wide counters:
+//   udp_in_bytes                 every datagram received on the listen socket (as the reference)
+//   udp_out_bytes                transport datagrams built (Responses subtracted: every Response
+//                                has the same size), as the reference counts queued ones
+//   transport_frame_out_bytes    the same minus the transport prefix of each
+//   transport_invalid_length     transport payloads that did not decode
+//   transport_counter_reject     transport counters refused by the replay window
+// Summed over the sessions' Links (LinkTally: live sessions, plus closed ones as last swept):
+//   transport_payload_*_bytes, transport_padding_*_bytes, transport_frame_in_bytes and
+//   transport_payload_too_large. The inbound ones count transport that reached a session; the
+//   reference also counts payloads decoded for no session (drop_unknown_session here).
+// active_connections: streams being served (CONNECT relays and UDP associations); the
+// reference's server always reports 0 (PROTOCOL.md 17 item 27).
+app::ControlStats control_stats(const net::ServerDriver& driver, const app::ProxyService& service,
+                                app::LinkTally& tally, const FrameSizes& sizes) {
+  const tunnel::ServerEndpoint& ep = driver.endpoint();
+  sweep(ep, tally);
+  const tunnel::ServerStats& es = ep.stats();
+  const net::ServerDriverStats& ds = driver.stats();
+  const tunnel::LinkStats links = tally.totals();
+  // Every queued datagram is a Response or a transport datagram; drop_backlog counts the
+  // Responses that were not queued.
+  const std::uint64_t responses = es.sessions_created + es.initiation_repeats - es.drop_backlog;
+  const std::uint64_t transport_out = es.datagrams_out - responses;
+
+  app::ControlStats s;
+  s.udp_in_bytes = ds.udp_in_bytes;
+  s.udp_out_bytes = es.bytes_out - responses * sizes.response;
+  s.transport_payload_in_bytes = links.segment_bytes_in;
+  s.transport_payload_out_bytes = links.segment_bytes_out;
+  s.transport_padding_in_bytes = links.padding_bytes_in;
+  s.transport_padding_out_bytes = links.padding_bytes_out;
+  s.transport_frame_in_bytes = links.bytes_in;
+  s.transport_frame_out_bytes = s.udp_out_bytes - transport_out * sizes.transport_prefix;
+  s.transport_invalid_length = es.drop_invalid_length + links.drop_invalid_length;
+  s.transport_counter_reject = es.drop_transport_replay;
+  s.transport_payload_too_large = links.drop_too_large;
+  s.active_connections = service.stats().active;
+
+  s.datagrams_in = ds.datagrams_in;
+  s.datagrams_out = ds.datagrams_out;
+  s.send_errors = ds.send_errors;
+  s.sessions_created = es.sessions_created;
+  s.sessions_active = ep.session_count();
+  s.sessions_closed = es.sessions_closed;
+  s.initiation_repeats = es.initiation_repeats;
+  s.drop_unclassified = es.drop_unclassified;
+  s.drop_unexpected_type = es.drop_unexpected_type;
+  s.drop_policy = es.drop_policy;
+  s.drop_cap_total = es.drop_cap_total;
+  s.drop_cap_host = es.drop_cap_host;
+  s.drop_unknown_session = es.drop_unknown_session;
+  s.drop_kcp_rejected = es.drop_kcp_rejected;
+  s.drop_repeat_limit = es.drop_repeat_limit;
+  s.drop_backlog = es.drop_backlog;
+  s.drop_transport_replay = es.drop_transport_replay;
+  s.streams_accepted = ds.streams_accepted;
+  for (std::size_t r = 0; r < tunnel::kAuthReasonCount; ++r) {
+    s.auth.emplace_back(tunnel::to_string(static_cast<tunnel::AuthReason>(r)), es.auth[r]);
+  }
+  return s;
+}
+
 int run(const Flags& f) {
   std::vector<std::string> notes;
   auto cfg = profile::load_proxy_server_config(f.config, notes);
@@ -50,6 +129,8 @@ int run(const Flags& f) {
   if (auto v = scfg->validate(); !v) return app::fail(kProgram, v.error().message);
   auto framer = obf::Framer::create(profile::obf_config(*prof));
   if (!framer) return app::fail(kProgram, "failed to create framer: " + framer.error().message);
+  const FrameSizes sizes{framer->prefix_len(obf::MessageType::Response) + envelope::kConvLen,
+                         framer->prefix_len(obf::MessageType::Transport)};
 
   asio::io_context io(1);
   auto listen_ep = net::resolve_udp_endpoint(io, f.listen.empty() ? cfg->listen_addr : f.listen);
@@ -59,16 +140,14 @@ int run(const Flags& f) {
 
   app::ProxyOptions opt;
   opt.dial_timeout = cfg->dial_timeout;
+  opt.max_connections = cfg->max_connections;
   app::ProxyService service(io.get_executor(), opt);
   net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(socket.value()),
                            [&service](net::MuxStream s) { return service.serve(std::move(s)); });
-  app::ControlServer control(io.get_executor(), [&] {
-    app::ControlStats s;
-    s.udp_in_bytes = driver.stats().udp_in_bytes;
-    s.udp_out_bytes = driver.stats().udp_out_bytes;
-    s.transport_invalid_length = driver.endpoint().stats().drop_invalid_length;
-    return s;
-  });
+  app::LinkTally tally;
+  app::ControlServer control(
+      io.get_executor(), [&] { return control_stats(driver, service, tally, sizes); },
+      [&] { sweep(driver.endpoint(), tally); });
   if (const auto path = app::control_socket_path(f.control, cfg->control_socket); !path.empty()) {
     if (auto r = control.listen(path); !r) return app::fail(kProgram, r.error().message);
     control.start();

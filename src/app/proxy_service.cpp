@@ -33,6 +33,13 @@ awaitable<std::error_code> send_reply(net::MuxStream& stream, ReplyCode code) {
 
 awaitable<void> ProxyService::serve(net::MuxStream stream) {
   ++stats_.streams;
+  if (stats_.active >= opt_.max_connections) {
+    ++stats_.over_limit;
+    spdlog::warn("max_connections ({}) reached: refusing stream {}", opt_.max_connections,
+                 stream.id());
+    co_await send_reply(stream, ReplyCode::GeneralFailure);
+    co_return;
+  }
   ++stats_.active;
   struct Count {  // also runs when the frame is destroyed after this object (shutdown)
     std::uint64_t& n;

@@ -36,6 +36,9 @@ struct ProxyOptions {
   std::chrono::milliseconds request_timeout{10'000};
   std::chrono::milliseconds happy_eyeballs_stagger{250};
   std::chrono::milliseconds udp_resolve_timeout{5'000};
+  // Streams served at once (the config's max_connections); a stream over the limit is
+  // answered 0x01 (general failure) at once, without reading its request.
+  std::uint64_t max_connections = 128;
 };
 
 struct ProxyStats {
@@ -44,6 +47,7 @@ struct ProxyStats {
   std::uint64_t bad_requests = 0;
   std::uint64_t udp_associations = 0;
   std::uint64_t active = 0;
+  std::uint64_t over_limit = 0;  // refused: max_connections streams already served
 };
 
 class ProxyService {
