@@ -138,7 +138,9 @@ awaitable<void> Socks5Front::serve(tcp::socket sock) {
     }
   }
   const socks5::Request req = hs.request();
-  if (req.command == socks5::Command::Connect) {
+  if (req.command == socks5::Command::Connect && opt_.fast_connect) {
+    co_await serve_fast_connect(sock, req, early);
+  } else if (req.command == socks5::Command::Connect) {
     co_await serve_connect(sock, req, early);
   } else {
     co_await serve_udp(sock, req);
@@ -222,6 +224,47 @@ awaitable<void> Socks5Front::serve_connect(tcp::socket& sock, const socks5::Requ
   const net::RelayStats rs = co_await net::relay(sock, stream);
   if (!*alive) co_return;
   --stats_.active_relays;
+  spdlog::debug("CONNECT {} done: {} bytes up, {} down{}{}", req.target.to_string(), rs.tcp_to_stream,
+                rs.stream_to_tcp, rs.error ? ", " : "", rs.error ? rs.error.message() : "");
+}
+
+awaitable<void> Socks5Front::serve_fast_connect(tcp::socket& sock, const socks5::Request& req,
+                                                ByteView early) {
+  using socks5::ReplyCode;
+  auto opened = co_await driver_.open_stream();
+  std::optional<net::MuxStream> stream;
+  if (opened) {
+    stream.emplace(std::move(opened.value()));
+    // The open request and any early bytes in one write: one segment when they fit.
+    Bytes first = socks5::encode_open_request({socks5::Command::Connect, req.target});
+    first.insert(first.end(), early.begin(), early.end());
+    if (co_await stream->write_all(first)) stream.reset();
+  } else {
+    spdlog::warn("tunnel to {} unavailable: {}", net::to_string(driver_.server()),
+                 opened.error().message);
+  }
+  if (!stream) {
+    ++stats_.connect_failed;
+    co_await send(sock, socks5::error_reply(ReplyCode::GeneralFailure).bytes());
+    co_return;
+  }
+  if (co_await send(sock, socks5::reply(ReplyCode::Succeeded, req.target).bytes())) co_return;
+  ++stats_.active_relays;
+  auto alive = alive_;
+  net::RelayOptions ro;
+  ro.leading_reply_byte = true;
+  const net::RelayStats rs = co_await net::relay(sock, *stream, ro);
+  if (!*alive) co_return;
+  --stats_.active_relays;
+  if (rs.reply_byte == 0) {
+    ++stats_.connect_ok;
+  } else {
+    ++stats_.connect_failed;
+    spdlog::info("CONNECT {} failed after the early reply: {}", req.target.to_string(),
+                 rs.reply_byte < 0 ? "no answer from the proxy"
+                                   : socks5::to_string(socks5::reply_code_from_open_reply(
+                                         static_cast<std::uint8_t>(rs.reply_byte))));
+  }
   spdlog::debug("CONNECT {} done: {} bytes up, {} down{}{}", req.target.to_string(), rs.tcp_to_stream,
                 rs.stream_to_tcp, rs.error ? ", " : "", rs.error ? rs.error.message() : "");
 }

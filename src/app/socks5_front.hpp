@@ -43,6 +43,10 @@ struct Socks5Options {
   // From the open request to the proxy's reply byte (covers a tunnel handshake and the
   // proxy's dial).
   std::chrono::milliseconds reply_timeout{30'000};
+  // Config extension `fast_connect`: CONNECT is answered with success as soon as the tunnel
+  // stream is open; the proxy's reply byte is checked by the relay and a failure resets the
+  // application's connection (no SOCKS error code). Saves one tunnel round trip.
+  bool fast_connect = false;
 };
 
 struct Socks5Stats {
@@ -76,6 +80,7 @@ class Socks5Front {
   awaitable<void> accept_loop();
   awaitable<void> serve(net::tcp::socket sock);
   awaitable<void> serve_connect(net::tcp::socket& sock, const socks5::Request& req, ByteView early);
+  awaitable<void> serve_fast_connect(net::tcp::socket& sock, const socks5::Request& req, ByteView early);
   awaitable<void> serve_udp(net::tcp::socket& sock, const socks5::Request& req);
   // Opens a stream and performs the stream-open exchange; Succeeded and the stream, or the
   // SOCKS reply code to send. A request whose session died before the proxy answered (a

@@ -36,8 +36,24 @@ awaitable<void> tcp_to_stream(tcp::socket& socket, MuxStream& stream, std::size_
   }
 }
 
-awaitable<void> stream_to_tcp(tcp::socket& socket, MuxStream& stream, std::size_t size,
+// Reads the stream's leading reply byte. True when it is 0x00 and the relay goes on; otherwise
+// the socket is reset and both directions end.
+awaitable<bool> take_reply_byte(tcp::socket& socket, MuxStream& stream, RelayStats& stats) {
+  std::uint8_t byte = 0;
+  const IoResult r = co_await stream.read_some(MutByteView(&byte, 1));
+  if (!r.error && r.count == 1) stats.reply_byte = byte;
+  if (!r.error && r.count == 1 && byte == 0) co_return true;
+  std::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  end_both(socket, stream, stats,
+           r.error ? r.error : std::make_error_code(std::errc::connection_refused));
+  co_return false;
+}
+
+awaitable<void> stream_to_tcp(tcp::socket& socket, MuxStream& stream, RelayOptions opt,
                               RelayStats& stats) {
+  if (opt.leading_reply_byte && !co_await take_reply_byte(socket, stream, stats)) co_return;
+  const std::size_t size = opt.buffer_size;
   auto buf = std::make_unique<std::uint8_t[]>(size);
   for (;;) {
     const IoResult r = co_await stream.read_some(MutByteView(buf.get(), size));
@@ -61,10 +77,10 @@ awaitable<void> stream_to_tcp(tcp::socket& socket, MuxStream& stream, std::size_
 
 }  // namespace
 
-awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream, std::size_t buffer_size) {
+awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream, RelayOptions opt) {
   RelayStats stats;
-  co_await (tcp_to_stream(socket, stream, buffer_size, stats) &&
-            stream_to_tcp(socket, stream, buffer_size, stats));
+  co_await (tcp_to_stream(socket, stream, opt.buffer_size, stats) &&
+            stream_to_tcp(socket, stream, opt, stats));
   co_return stats;
 }
 

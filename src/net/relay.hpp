@@ -18,11 +18,20 @@ struct RelayStats {
   std::uint64_t tcp_to_stream = 0;  // bytes
   std::uint64_t stream_to_tcp = 0;
   std::error_code error;  // the first error that ended the relay (empty: both ended cleanly)
+  // With RelayOptions::leading_reply_byte: the byte the stream started with (-1: none came).
+  int reply_byte = -1;
 };
 
-// Runs until both directions ended. `buffer_size` bytes are allocated per direction, once.
-// The caller owns both objects and closes them afterwards (the relay closes them on errors).
-awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream,
-                            std::size_t buffer_size = 64 * 1024);
+struct RelayOptions {
+  std::size_t buffer_size = 64 * 1024;  // allocated per direction, once
+  // The stream starts with the proxy's one-byte open reply, not yet read (socks5d's
+  // fast_connect): the relay consumes it; anything but 0x00 ends both directions at once and
+  // the TCP socket is reset (SO_LINGER 0), so the application sees a failed connection.
+  bool leading_reply_byte = false;
+};
+
+// Runs until both directions ended. The caller owns both objects and closes them afterwards
+// (the relay closes them on errors).
+awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream, RelayOptions opt = {});
 
 }  // namespace paniq::net

@@ -98,6 +98,7 @@ Result<Socks5dConfig> parse_socks5d_config_json(std::string_view text, std::vect
   read_common(r, c);
   r.read_string("username", c.username);
   r.read_string("password", c.password);
+  r.read_bool("fast_connect", c.fast_connect);
   if (!r.ok()) return r.error();
   if (auto v = validate_common(c); !v) return v.error();
   r.unknown_keys(notes);

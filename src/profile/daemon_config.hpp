@@ -27,6 +27,10 @@ struct Socks5dConfig {
   Millis metrics_interval{10'000};
   std::string log_level = "info";  // stored lower-cased: debug | info | warn | error
   std::optional<std::string> control_socket;
+  // Extension (docs/protocol.md): answer CONNECT with success at once and send the stream-open
+  // request together with the application's first bytes, saving one tunnel round trip per
+  // connection; a failed connect then shows as a reset connection instead of a SOCKS error code.
+  bool fast_connect = false;
   friend bool operator==(const Socks5dConfig&, const Socks5dConfig&) = default;
 };
 
