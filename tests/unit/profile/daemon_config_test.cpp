@@ -98,6 +98,21 @@ TEST(DaemonConfig, LogLevelCaseInsensitiveAndIpv6Listen) {
   EXPECT_EQ(r->username, "u");
 }
 
+TEST(DaemonConfig, FastConnectExtension) {
+  std::vector<std::string> notes;
+  auto on = parse_socks5d_config_json(R"({"fast_connect":true})", notes);
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_TRUE(on->fast_connect);
+  EXPECT_FALSE(Socks5dConfig{}.fast_connect);  // off unless asked for
+  EXPECT_TRUE(notes.empty());
+  EXPECT_EQ(socks_error(R"({"fast_connect":"yes"})"), R"(fast_connect: "yes": must be true or false)");
+  // Not a proxy-server key.
+  auto p = parse_proxy_server_config_json(R"({"fast_connect":true})", notes);
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], R"(unknown field "fast_connect" ignored)");
+}
+
 TEST(DaemonConfig, UnknownKeysAreNotes) {
   std::vector<std::string> notes;
   auto r = parse_proxy_server_config_json(R"({"username":"x","threads":4})", notes);
