@@ -72,6 +72,7 @@ class ClientDriver final : public StreamHost {
   };
 
   void pump();
+  void deliver_received();
   void process_events();
   void send_pending();
   void rearm();

@@ -47,6 +47,7 @@ class ServerDriver final : public StreamHost {
 
  private:
   void pump();
+  void deliver_received();
   void process_events();
   void send_pending();
   void rearm();
