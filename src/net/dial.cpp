@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "net/endpoint.hpp"
+#include "net/watchdog.hpp"
 
 namespace paniq::net {
 namespace {
@@ -72,6 +73,33 @@ awaitable<void> attempt(std::shared_ptr<Race> race, std::shared_ptr<tcp::socket>
   race->notify.cancel();
 }
 
+void set_no_delay(tcp::socket& s) {
+  std::error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+}
+
+// One address (the common case: an IP target): no race, a coarse watchdog for the deadline.
+awaitable<DialOutcome> dial_one(asio::any_io_executor ex, const tcp::endpoint& ep,
+                                Clock::time_point deadline) {
+  DialOutcome out;
+  tcp::socket s(ex);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  Watchdog wd(ex, std::max(left, std::chrono::milliseconds(0)), [&s] {
+    std::error_code ignored;
+    s.close(ignored);
+  });
+  auto [ec] = co_await s.async_connect(ep, use_nothrow);
+  wd.disarm();
+  if (wd.expired()) ec = asio::error::timed_out;
+  if (ec) {
+    out.error = to_generic(ec);
+    co_return out;
+  }
+  set_no_delay(s);
+  out.socket.emplace(std::move(s));
+  co_return out;
+}
+
 }  // namespace
 
 awaitable<DialOutcome> dial(asio::any_io_executor ex, const socks5::Address& target,
@@ -90,6 +118,7 @@ awaitable<DialOutcome> dial(asio::any_io_executor ex, const socks5::Address& tar
     }
     eps = interleave(found);
   }
+  if (eps.size() == 1) co_return co_await dial_one(ex, eps.front(), deadline);
   auto race = std::make_shared<Race>(ex);
   std::size_t next = 0;
   auto next_launch = Clock::now();
@@ -117,8 +146,7 @@ awaitable<DialOutcome> dial(asio::any_io_executor ex, const socks5::Address& tar
     if (s->is_open()) s->close(ignored);  // pending attempts complete with operation_aborted
   }
   if (race->winner) {
-    std::error_code ignored;
-    race->winner->set_option(tcp::no_delay(true), ignored);
+    set_no_delay(*race->winner);
     out.socket.emplace(std::move(*race->winner));
     race->winner.reset();
     co_return out;
