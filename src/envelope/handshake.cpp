@@ -21,6 +21,9 @@ Result<Bytes> build_initiation(const obf::Framer& framer, Rng& rng, const Initia
     if (!sealed) return sealed.error();
   }
   framer.write_prefix(MessageType::Initiation, rng, MutByteView(out).first(prefix));
+  if (auth.capability_key) {
+    write_capability_tag(out, framer.config().s[obf::index(MessageType::Initiation)], *auth.capability_key);
+  }
   if (auth.server_public) write_mac1(out, mac1_key(*auth.server_public));
   return out;
 }

@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "crypto/crypto.hpp"
 #include "envelope/auth.hpp"
+#include "envelope/capability.hpp"
 #include "envelope/errors.hpp"
 #include "envelope/tai64n.hpp"
 #include "obf/framer.hpp"
@@ -24,6 +25,9 @@ inline constexpr std::size_t kConvLen = 4;
 struct InitiationAuth {
   std::optional<crypto::Key32> server_public;  // none: empty payload, as Rust clients send
   bool encrypted_timestamp = true;             // with a key: enc_timestamp before MAC1
+  // Set: the Initiation carries the capability tag (capability.hpp, our extension) saying
+  // this client accepts several KCP segments per datagram. Needs S1 >= 24 (else no tag).
+  std::optional<crypto::Key32> capability_key;
 
   // 0 (no key), 16 (MAC1 only) or 101 (enc_timestamp || MAC1).
   std::size_t payload_len() const;

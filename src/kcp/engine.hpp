@@ -132,6 +132,14 @@ class Engine {
   // Frees cached data blocks (an idle session giving memory back).
   void trim();
 
+  // Switches how flush() packs segments into datagrams (Config::output) from the next flush
+  // on; the tunnel turns batching on once both ends are known to accept it (docs/protocol.md,
+  // "segment packing").
+  void set_output_mode(OutputMode m) { cfg_.output = m; }
+  // Sends a WINS (window size) segment at the next flush (IKCP_ASK_TELL). Harmless to any
+  // peer: it only restates our window.
+  void tell_window() { probe_ |= detail::kAskTell; }
+
   // --- inspection (ikcp's fields) ----------------------------------------------------------
   const Stats& stats() const { return stats_; }
   const Config& config() const { return cfg_; }

@@ -30,6 +30,10 @@ struct KcpSection {
   std::optional<std::uint64_t> rtt_ms;
   std::optional<std::uint32_t> max_snd_queue;
   std::uint32_t flush_interval_ms = 10;
+  // Extension (docs/protocol.md 3.1): offer and follow segment packing between paniq-cpp ends
+  // (negotiated per session; Rust peers are never sent packed datagrams). false = never pack,
+  // exactly the reference's one segment per datagram. JSON only (not in the CBOR form).
+  bool pack_segments = true;
   friend bool operator==(const KcpSection&, const KcpSection&) = default;
 };
 

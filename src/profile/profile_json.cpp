@@ -37,6 +37,7 @@ void read_kcp(const json& obj, KcpSection& k, ObjectReader& parent, std::vector<
   r.read_int("rtt_ms", k.rtt_ms);
   r.read_int("max_snd_queue", k.max_snd_queue);
   r.read_int("flush_interval_ms", k.flush_interval_ms);
+  r.read_bool("pack_segments", k.pack_segments);
   if (!r.ok()) return parent.fail_message(r.error());
   r.unknown_keys(warnings);
 }
@@ -188,6 +189,7 @@ std::string to_json(const Profile& p) {
                        {"rtt_ms", opt(k->rtt_ms)},
                        {"max_snd_queue", opt(k->max_snd_queue)},
                        {"flush_interval_ms", k->flush_interval_ms}};
+    if (!k->pack_segments) out["kcp"]["pack_segments"] = false;  // extension, only when off
   }
   out["transport_padding"] = nullptr;
   if (const auto& t = p.transport_padding) {

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "envelope/capability.hpp"
 #include "envelope/config.hpp"
 #include "kcp/config.hpp"
 #include "profile/profile.hpp"
@@ -107,6 +108,11 @@ Result<ClientConfig> client_config_from_profile(const profile::Profile& p) {
   if (!key) return key.error();
   c.auth.server_public = *key;
   c.auth.encrypted_timestamp = p.obfuscation.encrypted_timestamp;
+  // Segment packing (docs/protocol.md 3.1): offer it with the capability tag, follow the server.
+  if (!p.kcp || p.kcp->pack_segments) {
+    c.auth.capability_key = envelope::capability_key(profile::obf_config(p));
+    c.link.follow_packing = true;
+  }
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }
@@ -135,6 +141,7 @@ Result<ServerConfig> server_config_from_profile(const profile::Profile& p) {
   auto auth = auth_config_from_profile(p);
   if (!auth) return auth.error();
   c.auth = std::move(*auth);
+  if (!p.kcp || p.kcp->pack_segments) c.capability_key = envelope::capability_key(profile::obf_config(p));
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }

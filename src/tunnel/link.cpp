@@ -11,6 +11,14 @@ constexpr std::size_t kRxChunk = 16u << 10;  // bytes moved from kcp.recv() to t
 
 Clock32 clock32(TimeMs now) { return static_cast<Clock32>(now); }
 
+// True when `inner` (KCP accepted it) has room for a second segment header after the first
+// segment: the sender packs.
+bool holds_several_segments(ByteView inner) {
+  if (inner.size() < 2 * kcp::kOverhead) return false;
+  const std::uint32_t len = get_u32_le(inner.data() + 20);  // the first segment's len field
+  return inner.size() - kcp::kOverhead >= std::uint64_t{len} + kcp::kOverhead;
+}
+
 kcp::Config with_conv(kcp::Config c, std::uint32_t conv) {
   c.conv = conv;
   return c;
@@ -86,12 +94,25 @@ InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeM
     return InputResult::kcp_rejected;
   }
   if (windowed) (void)replay_->check_and_update(*counter);
+  if (holds_several_segments(inner)) {
+    ++stats_.packed_datagrams_in;
+    if (cfg_.follow_packing && !packing_) enable_packing(false);
+  }
   stats_.segment_bytes_in += inner.size();
   stats_.padding_bytes_in += padding_len;
   last_rx_ = now_;
   kcp_dirty_ = true;
   update_liveness(now_, true);
   return InputResult::accepted;
+}
+
+void Link::enable_packing(bool announce) {
+  packing_ = true;
+  kcp_.set_output_mode(kcp::OutputMode::batched);
+  if (announce) {
+    kcp_.tell_window();
+    kcp_dirty_ = true;
+  }
 }
 
 void Link::pump_rx(TimeMs now) {

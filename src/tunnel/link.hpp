@@ -71,6 +71,11 @@ struct LinkConfig {
   // Datagrams waiting in transmit() beyond which new ones are dropped (KCP retransmits them):
   // bounds memory when the shell cannot send.
   std::size_t max_transmit_bytes = 8u << 20;
+  // Segment packing (our extension, docs/protocol.md 3.1): when true, a datagram from the peer
+  // that holds more than one KCP segment proves the peer packs (only paniq-cpp does, and only
+  // for a client whose Initiation carried the capability tag), and this Link starts packing too.
+  // The client sets it when it sends the tag; the server turns packing on with enable_packing().
+  bool follow_packing = false;
 
   static constexpr std::uint64_t kMaxReplayWindow = 65536;
 
@@ -131,6 +136,7 @@ struct LinkStats {
   std::uint64_t drop_too_large = 0;       // outgoing segment + padding over the budget (5.3)
   std::uint64_t drop_backlog = 0;         // outgoing datagram over max_transmit_bytes
   std::uint64_t input_pauses = 0;         // mux refused bytes: KCP receive held back
+  std::uint64_t packed_datagrams_in = 0;  // received datagrams holding several segments
 };
 
 // Datagrams stored back to back in one reused buffer (no allocation in steady state).
@@ -181,6 +187,12 @@ class Link {
   // advance the window). nullopt skips the window.
   InputResult handle_segments(ByteView inner, std::size_t padding_len, TimeMs now,
                               std::optional<std::uint64_t> counter = std::nullopt);
+
+  // Packs several KCP segments per datagram from the next flush on (docs/protocol.md 3.1).
+  // `announce`: the next flush also carries a WINS segment, so the peer sees a packed datagram
+  // at once and follows (the server does this for a client that sent the capability tag).
+  void enable_packing(bool announce);
+  bool packing() const { return packing_; }
 
   // Moves received bytes KCP -> mux and queued frames mux -> KCP (each side stops when the
   // other is full), runs KCP's flush when something changed and appends the resulting
@@ -251,6 +263,7 @@ class Link {
   TimeMs await_since_ = 0;
   bool awaiting_ = false;
   bool kcp_dirty_ = false;  // KCP state changed since its last flush
+  bool packing_ = false;    // KCP output batched (enable_packing)
   bool closed_reported_ = false;
   std::error_code dead_reason_{};
   LinkStats stats_;

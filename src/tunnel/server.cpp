@@ -192,6 +192,12 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
   auto owned = std::make_unique<Session>(id, peer, conv, cfg_.link, framer_, rng_, now);
   Session& s = *owned;
   s.init_digest = key.digest;
+  if (cfg_.capability_key &&
+      envelope::has_capability_tag(datagram, framer_.config().s[obf::index(obf::MessageType::Initiation)],
+                                   *cfg_.capability_key)) {
+    s.link.enable_packing(true);
+    ++stats_.sessions_packing;
+  }
   s.response = envelope::build_response(framer_, conv, rng_);
   sessions_.emplace(id, std::move(owned));
   by_key_.emplace(SessionKey{peer, conv}, &s);

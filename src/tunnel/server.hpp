@@ -55,6 +55,9 @@ struct ServerConfig {
   // accepts every Initiation, as the reference does; server_config_from_profile fills it from
   // the profile. Used when the endpoint is built without an explicit InitiationPolicy.
   AuthConfig auth;
+  // Segment packing (docs/protocol.md 3.1): set = a session whose Initiation carries the
+  // capability tag under this key packs its KCP output (and announces it). nullopt = never.
+  std::optional<crypto::Key32> capability_key;
 
   // First broken rule (link config, non-zero timeouts and caps, per-host <= total);
   // Errc::invalid_config. `auth` depends on the framer's chains: AuthConfig::validate (the
@@ -167,6 +170,7 @@ struct ServerStats {
   std::uint64_t datagrams_out = 0, bytes_out = 0;  // Responses + transport, when built
   std::uint64_t routed = 0;                 // transport fed to a session
   std::uint64_t sessions_created = 0;
+  std::uint64_t sessions_packing = 0;       // created with segment packing (capability tag)
   std::uint64_t sessions_closed = 0;
   std::uint64_t initiation_repeats = 0;     // identical Initiation re-answered, no new state
   std::uint64_t drop_unclassified = 0;      // matched no type (junk, signatures, probes)

@@ -7,6 +7,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "envelope/capability.hpp"
 #include "tunnel_test_util.hpp"
 
 namespace paniq::tunnel {
@@ -390,6 +391,80 @@ TEST(TunnelSim, WithoutKeepaliveTheServerForgets) {
                    ev.error == make_error_code(Errc::idle_timeout);
   }
   EXPECT_TRUE(idle_closed);
+}
+
+// Segment packing (docs/protocol.md 3.1): negotiated only when the client's Initiation
+// carries the capability tag and the server knows the key; then both ends pack (the server at
+// once, announced by a WINS; the client on the first packed datagram). A Rust-like client (no
+// tag) or a Rust-like server (no key) sees exactly one segment per datagram.
+TEST(TunnelSim, SegmentPackingIsNegotiated) {
+  obf::Config obf = test::wire_obf_config();
+  obf.s[0] = 40;  // room for the tag (S1 >= 24)
+  const crypto::Key32 key = envelope::capability_key(obf);
+  struct Case {
+    bool offer, serve;
+  };
+  std::uint64_t client_datagrams[2] = {0, 0};  // [packing off, on] for the same transfer
+  for (const Case c : {Case{true, true}, Case{false, true}, Case{true, false}}) {
+    ClientConfig cc = test::client_config();
+    ServerConfig sc = test::server_config();
+    if (c.offer) {
+      cc.auth.capability_key = key;
+      cc.link.follow_packing = true;
+    }
+    if (c.serve) sc.capability_key = key;
+    EndToEnd e(cc, sc, obf, path(20, 0.01), path(20, 0.01), 77);
+    EchoClient app;
+    app.message = std::string(30'000, 'p');
+    e.on_client = std::ref(app);
+    e.on_server = echo_server;
+    (void)e.client.open_stream(e.now(), e.wall());
+    ASSERT_TRUE(e.run_until([&] { return last_ready(e) && app.echoed(*last_ready(e)); }, 60'000))
+        << c.offer << c.serve;
+    e.run_for(500);  // the client's last ACKs reach the server
+    const bool both = c.offer && c.serve;
+    const Link* cl = e.client.current()->link();
+    ASSERT_NE(cl, nullptr);
+    const auto ids = e.server->session_ids();
+    ASSERT_EQ(ids.size(), 1u);
+    const Link* sl = e.server->link(ids[0]);
+    EXPECT_EQ(e.server->stats().sessions_packing, both ? 1u : 0u);
+    EXPECT_EQ(cl->packing(), both);
+    EXPECT_EQ(sl->packing(), both);
+    EXPECT_EQ(cl->stats().packed_datagrams_in > 0, both) << "the client got packed datagrams";
+    EXPECT_EQ(sl->stats().packed_datagrams_in > 0, both) << "the server got packed datagrams";
+    if (!c.serve) client_datagrams[0] = cl->stats().datagrams_out;
+    if (both) client_datagrams[1] = cl->stats().datagrams_out;
+  }
+  // Packed ACKs: the same transfer costs the client far fewer datagrams.
+  EXPECT_LT(client_datagrams[1] * 5, client_datagrams[0] * 4)
+      << client_datagrams[1] << " vs " << client_datagrams[0];
+}
+
+// The capability tag itself: only a client that wrote it under the same key has it.
+TEST(TunnelSim, CapabilityTag) {
+  obf::Config obf = test::wire_obf_config();
+  obf::Config other = obf;
+  other.h[0].end += 1;
+  const crypto::Key32 key = envelope::capability_key(obf);
+  EXPECT_NE(key, envelope::capability_key(other));
+  SeededRng rng(5);
+  for (std::size_t s1 : {24u, 40u, 300u}) {
+    Bytes d(s1 + 4 + 16);
+    rng.fill(d);
+    EXPECT_FALSE(envelope::has_capability_tag(d, s1, key)) << "a random prefix has no tag";
+    ASSERT_TRUE(envelope::write_capability_tag(d, s1, key));
+    EXPECT_TRUE(envelope::has_capability_tag(d, s1, key));
+    EXPECT_FALSE(envelope::has_capability_tag(d, s1, envelope::capability_key(other)));
+    for (std::size_t i = 0; i < s1; ++i) {
+      Bytes t = d;
+      t[i] ^= 0x01;
+      EXPECT_FALSE(envelope::has_capability_tag(t, s1, key)) << "byte " << i;
+    }
+  }
+  Bytes small(23 + 4);
+  EXPECT_FALSE(envelope::write_capability_tag(small, 23, key)) << "S1 below 24: no room";
+  EXPECT_FALSE(envelope::has_capability_tag(small, 23, key));
 }
 
 }  // namespace
