@@ -1,6 +1,8 @@
 // Tunnel configuration from profiles (PROTOCOL.md 2.1, 5.4, 6.3, 6.4) and validation.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 #include <sstream>
 
@@ -97,6 +99,36 @@ TEST(TunnelConfig, MinimalProfileUsesDefaults) {
   auto s = server_config_from_profile(p);
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_FALSE(s->auth.authenticates()) << "every require_* false, no key: relaxed";
+}
+
+// Segment packing (docs/protocol.md 3.1): on by default (offer + follow on the client, the key
+// on the server); kcp.pack_segments = false is exactly the reference: no tag, no packing.
+TEST(TunnelConfig, SegmentPackingFromProfile) {
+  auto p = load("example-profile.json");
+  auto c = client_config_from_profile(p);
+  auto s = server_config_from_profile(p);
+  ASSERT_TRUE(c && s);
+  ASSERT_TRUE(c->auth.capability_key);
+  EXPECT_TRUE(c->link.follow_packing);
+  ASSERT_TRUE(s->capability_key);
+  EXPECT_EQ(*s->capability_key, *c->auth.capability_key) << "both ends derive the same key";
+  p.kcp->pack_segments = false;
+  c = client_config_from_profile(p);
+  s = server_config_from_profile(p);
+  ASSERT_TRUE(c && s);
+  EXPECT_FALSE(c->auth.capability_key);
+  EXPECT_FALSE(c->link.follow_packing);
+  EXPECT_FALSE(s->capability_key);
+  // The JSON field round-trips (written only when off).
+  std::vector<std::string> warnings;
+  auto back = profile::parse_profile_json(profile::to_json(p), warnings);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->kcp->pack_segments);
+  auto doc = nlohmann::json::parse(profile::to_json(p));
+  doc["kcp"]["pack_segments"] = 1;
+  auto bad = profile::parse_profile_json(doc.dump(), warnings);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("kcp.pack_segments"), std::string::npos) << bad.error().message;
 }
 
 TEST(TunnelConfig, BdpWindowsAndNullHandshakeTimeout) {
