@@ -93,6 +93,10 @@ void ServerDriver::pump() {
 }
 
 void ServerDriver::process_events() {
+  // Handshake refusals and notes such as soft skew (issue #6): silent on the wire, logged here
+  // at the policy's bounded rate (AuthConfig::log_per_second per reason; the rest summed as
+  // "suppressed").
+  while (auto log = endpoint_.poll_policy_log()) spdlog::info("{}", tunnel::to_string(*log));
   using K = tunnel::ServerEventKind;
   while (auto e = endpoint_.poll_event()) {
     switch (e->kind) {
