@@ -14,25 +14,58 @@ namespace {
 
 using local = asio::local::stream_protocol;
 
+constexpr ControlField kReference[] = {
+    {"udp_in_bytes", &ControlStats::udp_in_bytes},
+    {"udp_out_bytes", &ControlStats::udp_out_bytes},
+    {"transport_payload_in_bytes", &ControlStats::transport_payload_in_bytes},
+    {"transport_payload_out_bytes", &ControlStats::transport_payload_out_bytes},
+    {"transport_padding_in_bytes", &ControlStats::transport_padding_in_bytes},
+    {"transport_padding_out_bytes", &ControlStats::transport_padding_out_bytes},
+    {"transport_frame_in_bytes", &ControlStats::transport_frame_in_bytes},
+    {"transport_frame_out_bytes", &ControlStats::transport_frame_out_bytes},
+    {"transport_invalid_length", &ControlStats::transport_invalid_length},
+    {"transport_counter_reject", &ControlStats::transport_counter_reject},
+    {"transport_payload_too_large", &ControlStats::transport_payload_too_large},
+    {"active_connections", &ControlStats::active_connections},
+};
+
+constexpr ControlField kExtension[] = {
+    {"datagrams_in", &ControlStats::datagrams_in},
+    {"datagrams_out", &ControlStats::datagrams_out},
+    {"send_errors", &ControlStats::send_errors},
+    {"sessions_created", &ControlStats::sessions_created},
+    {"sessions_active", &ControlStats::sessions_active},
+    {"sessions_closed", &ControlStats::sessions_closed},
+    {"initiation_repeats", &ControlStats::initiation_repeats},
+    {"drop_unclassified", &ControlStats::drop_unclassified},
+    {"drop_unexpected_type", &ControlStats::drop_unexpected_type},
+    {"drop_policy", &ControlStats::drop_policy},
+    {"drop_cap_total", &ControlStats::drop_cap_total},
+    {"drop_cap_host", &ControlStats::drop_cap_host},
+    {"drop_unknown_session", &ControlStats::drop_unknown_session},
+    {"drop_kcp_rejected", &ControlStats::drop_kcp_rejected},
+    {"drop_repeat_limit", &ControlStats::drop_repeat_limit},
+    {"drop_backlog", &ControlStats::drop_backlog},
+    {"drop_transport_replay", &ControlStats::drop_transport_replay},
+    {"streams_accepted", &ControlStats::streams_accepted},
+};
+
 nlohmann::ordered_json to_json(const ControlStats& s) {
-  // In the reference's field order (PROTOCOL.md 10.2).
-  return nlohmann::ordered_json{
-      {"udp_in_bytes", s.udp_in_bytes},
-      {"udp_out_bytes", s.udp_out_bytes},
-      {"transport_payload_in_bytes", s.transport_payload_in_bytes},
-      {"transport_payload_out_bytes", s.transport_payload_out_bytes},
-      {"transport_padding_in_bytes", s.transport_padding_in_bytes},
-      {"transport_padding_out_bytes", s.transport_padding_out_bytes},
-      {"transport_frame_in_bytes", s.transport_frame_in_bytes},
-      {"transport_frame_out_bytes", s.transport_frame_out_bytes},
-      {"transport_invalid_length", s.transport_invalid_length},
-      {"transport_counter_reject", s.transport_counter_reject},
-      {"transport_payload_too_large", s.transport_payload_too_large},
-      {"active_connections", s.active_connections},
-  };
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const ControlField& f : kReference) j[f.name] = s.*f.member;
+  for (const ControlField& f : kExtension) j[f.name] = s.*f.member;
+  nlohmann::ordered_json auth = nlohmann::ordered_json::object();
+  for (const auto& [name, count] : s.auth) {
+    if (count != 0) auth[name] = count;
+  }
+  j["auth"] = std::move(auth);
+  return j;
 }
 
 }  // namespace
+
+std::span<const ControlField> reference_fields() { return kReference; }
+std::span<const ControlField> extension_fields() { return kExtension; }
 
 std::string control_response(std::string_view request, const ControlStats& stats) {
   const auto j = nlohmann::json::parse(request, nullptr, false);

@@ -6,18 +6,54 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/result.hpp"
 #include "net/asio.hpp"
+#include "tunnel/link.hpp"
 
 namespace paniq::app {
 
 using net::awaitable;
 
-// The 12 counters of PROTOCOL.md 10.2 / 12.
+// What GetStats answers: {"Stats": {...}}. First the 12 counters of PROTOCOL.md 10.2 / 12, in the
+// reference's order (a Rust paniq-ctl reads them; serde ignores the fields after them), then
+// our extension counters in the order of extension_fields(), then "auth".
+//
+// Extension counters (process-wide since start; "server" = proxy-server only, 0 in socks5d):
+//   datagrams_in, datagrams_out   UDP datagrams received / sent on the tunnel socket(s), every
+//                                 kind (handshake, transport, probes)
+//   send_errors                   datagrams the kernel refused to send
+//   sessions_created              server: sessions made by an Initiation; socks5d: handshakes
+//                                 started
+//   sessions_active               sessions open now (socks5d: 1 while its session is up)
+//   sessions_closed               server: sessions removed; socks5d: handshakes failed + dead
+//                                 sessions
+//   initiation_repeats            server: byte-identical Initiations answered again, no state
+//   drop_unclassified             datagrams that matched no message type (junk, signatures,
+//                                 probes); socks5d: those of its current session only
+//   drop_unexpected_type          server: a Response / CookieReply sent to the server
+//   drop_policy                   server: Initiations refused by the handshake policy (the
+//                                 reasons are in "auth")
+//   drop_cap_total, drop_cap_host server: Initiations refused by max_sessions /
+//                                 max_sessions_per_host
+//   drop_unknown_session          server: transport for no (source, conv) session
+//   drop_kcp_rejected             transport whose segments KCP refused
+//   drop_repeat_limit             server: identical Initiations past max_response_repeats
+//   drop_backlog                  server: Responses not queued (1 MiB of Responses unsent)
+//   drop_transport_replay         transport counters replayed or behind the replay window
+//                                 (transport_replay; the same number as
+//                                 transport_counter_reject)
+//   streams_accepted              server: smux streams opened by clients
+// "auth": {reason: count} for every handshake-policy reason (tunnel::to_string(AuthReason):
+// mac1_invalid, rate_limited, replay, ..., and the notes skew_soft, legacy_accepted,
+// wall_unknown) whose count is not zero; {} otherwise.
 struct ControlStats {
+  // Reference counters (PROTOCOL.md 12).
   std::uint64_t udp_in_bytes = 0, udp_out_bytes = 0;
   std::uint64_t transport_payload_in_bytes = 0, transport_payload_out_bytes = 0;
   std::uint64_t transport_padding_in_bytes = 0, transport_padding_out_bytes = 0;
@@ -26,7 +62,34 @@ struct ControlStats {
   std::uint64_t transport_counter_reject = 0;
   std::uint64_t transport_payload_too_large = 0;
   std::uint64_t active_connections = 0;
+  // Extension counters (meanings above).
+  std::uint64_t datagrams_in = 0, datagrams_out = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t sessions_created = 0, sessions_active = 0, sessions_closed = 0;
+  std::uint64_t initiation_repeats = 0;
+  std::uint64_t drop_unclassified = 0;
+  std::uint64_t drop_unexpected_type = 0;
+  std::uint64_t drop_policy = 0;
+  std::uint64_t drop_cap_total = 0, drop_cap_host = 0;
+  std::uint64_t drop_unknown_session = 0;
+  std::uint64_t drop_kcp_rejected = 0;
+  std::uint64_t drop_repeat_limit = 0;
+  std::uint64_t drop_backlog = 0;
+  std::uint64_t drop_transport_replay = 0;
+  std::uint64_t streams_accepted = 0;
+  // Handshake-policy reasons with their counts, in the order given (zero counts are left out
+  // of the JSON).
+  std::vector<std::pair<std::string, std::uint64_t>> auth;
 };
+
+struct ControlField {
+  const char* name;
+  std::uint64_t ControlStats::*member;
+};
+// The 12 reference counters in the reference's order.
+std::span<const ControlField> reference_fields();
+// Our extension counters, in the order they follow the reference ones.
+std::span<const ControlField> extension_fields();
 
 // The response text for a request text: "\"Pong\"", {"Stats": {...}} or
 // {"Error": "Invalid request: ..."}. Pure.
@@ -34,6 +97,7 @@ std::string control_response(std::string_view request, const ControlStats& stats
 
 class ControlServer {
  public:
+  // `stats` builds the answer to GetStats.
   ControlServer(asio::any_io_executor ex, std::function<ControlStats()> stats);
   ~ControlServer();
   // Binds the socket at `path` (replacing a file there). Error message names the path.

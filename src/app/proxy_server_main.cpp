@@ -45,13 +45,6 @@ struct FrameSizes {
   std::size_t transport_prefix = 0;
 };
 
-void sweep(const tunnel::ServerEndpoint& ep, app::LinkTally& tally) {
-  for (const auto id : ep.session_ids()) {
-    if (const auto* link = ep.link(id)) tally.observe(id, link->stats());
-  }
-  tally.finish();
-}
-
 // The control plane's counters (PROTOCOL.md 12, and our extension: app/control.hpp).
 // Exact from the endpoint's and the driver's process-wide counters:
 //   udp_in_bytes                 every datagram received on the listen socket (as the reference)
@@ -60,19 +53,18 @@ void sweep(const tunnel::ServerEndpoint& ep, app::LinkTally& tally) {
 //   transport_frame_out_bytes    the same minus the transport prefix of each
 //   transport_invalid_length     transport payloads that did not decode
 //   transport_counter_reject     transport counters refused by the replay window
-// Summed over the sessions' Links (LinkTally: live sessions, plus closed ones as last swept):
+// Totals over every session's Link (tunnel::ServerEndpoint::link_totals):
 //   transport_payload_*_bytes, transport_padding_*_bytes, transport_frame_in_bytes and
 //   transport_payload_too_large. The inbound ones count transport that reached a session; the
 //   reference also counts payloads decoded for no session (drop_unknown_session here).
 // active_connections: streams being served (CONNECT relays and UDP associations); the
 // reference's server always reports 0 (PROTOCOL.md 17 item 27).
 app::ControlStats control_stats(const net::ServerDriver& driver, const app::ProxyService& service,
-                                app::LinkTally& tally, const FrameSizes& sizes) {
+                                const FrameSizes& sizes) {
   const tunnel::ServerEndpoint& ep = driver.endpoint();
-  sweep(ep, tally);
   const tunnel::ServerStats& es = ep.stats();
   const net::ServerDriverStats& ds = driver.stats();
-  const tunnel::LinkStats links = tally.totals();
+  const tunnel::LinkStats links = ep.link_totals();
   // Every queued datagram is a Response or a transport datagram; drop_backlog counts the
   // Responses that were not queued.
   const std::uint64_t responses = es.sessions_created + es.initiation_repeats - es.drop_backlog;
@@ -144,10 +136,8 @@ int run(const Flags& f) {
   app::ProxyService service(io.get_executor(), opt);
   net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(socket.value()),
                            [&service](net::MuxStream s) { return service.serve(std::move(s)); });
-  app::LinkTally tally;
-  app::ControlServer control(
-      io.get_executor(), [&] { return control_stats(driver, service, tally, sizes); },
-      [&] { sweep(driver.endpoint(), tally); });
+  app::ControlServer control(io.get_executor(),
+                             [&] { return control_stats(driver, service, sizes); });
   if (const auto path = app::control_socket_path(f.control, cfg->control_socket); !path.empty()) {
     if (auto r = control.listen(path); !r) return app::fail(kProgram, r.error().message);
     control.start();

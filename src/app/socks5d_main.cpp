@@ -59,22 +59,44 @@ Result<socks5::HandshakeConfig> credentials(const Flags& f, const profile::Socks
   return auth;
 }
 
-app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Front& front) {
+// The control plane's counters (PROTOCOL.md 12, and our extension: app/control.hpp). The
+// transport ones are totals over every session's Link (tunnel::Client::link_totals):
+//   udp_out_bytes                 transport datagrams built (the preamble and the Initiation
+//                                 are not counted, as in the reference)
+//   transport_frame_out_bytes     the same minus the transport prefix (random[S4] || h) of each
+//   transport_counter_reject      transport counters refused by the replay window
+// udp_in_bytes is every datagram received on the session sockets: unlike the reference it
+// includes the Response (and any noise) received during handshakes, which ClientDriver does not
+// count apart. active_connections: CONNECT relays running (as the reference).
+app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Front& front,
+                                std::size_t transport_prefix) {
+  const tunnel::LinkStats links = driver.client().link_totals();
+  const net::ClientDriverStats& ds = driver.stats();
+  const tunnel::ClientStats& cs = driver.client().stats();
   app::ControlStats s;
-  s.udp_in_bytes = driver.stats().udp_in_bytes;
-  s.udp_out_bytes = driver.stats().udp_out_bytes;
+  s.udp_in_bytes = ds.udp_in_bytes;
+  s.udp_out_bytes = links.bytes_out;
+  s.transport_payload_in_bytes = links.segment_bytes_in;
+  s.transport_payload_out_bytes = links.segment_bytes_out;
+  s.transport_padding_in_bytes = links.padding_bytes_in;
+  s.transport_padding_out_bytes = links.padding_bytes_out;
+  s.transport_frame_in_bytes = links.bytes_in;
+  s.transport_frame_out_bytes = links.bytes_out - links.datagrams_out * transport_prefix;
+  s.transport_invalid_length = links.drop_invalid_length;
+  s.transport_counter_reject = links.drop_replay;
+  s.transport_payload_too_large = links.drop_too_large;
   s.active_connections = front.stats().active_relays;
-  if (auto* cur = driver.client().current(); cur && cur->link()) {
-    const auto& ls = cur->link()->stats();
-    s.transport_payload_in_bytes = ls.segment_bytes_in;
-    s.transport_payload_out_bytes = ls.segment_bytes_out;
-    s.transport_padding_in_bytes = ls.padding_bytes_in;
-    s.transport_padding_out_bytes = ls.padding_bytes_out;
-    s.transport_frame_in_bytes = ls.bytes_in;
-    s.transport_frame_out_bytes = ls.bytes_out;
-    s.transport_invalid_length = ls.drop_invalid_length;
-    s.transport_payload_too_large = ls.drop_too_large;
-  }
+
+  s.datagrams_in = ds.datagrams_in;
+  s.datagrams_out = ds.datagrams_out;
+  s.send_errors = ds.send_errors;
+  s.sessions_created = cs.sessions_started;
+  const tunnel::ClientSession* cur = driver.client().current();
+  s.sessions_active = cur && cur->state() == tunnel::ClientState::Established ? 1 : 0;
+  s.sessions_closed = cs.sessions_failed + cs.sessions_died;
+  s.drop_unclassified = driver.client().session_totals().ignored_unclassified;
+  s.drop_kcp_rejected = links.drop_kcp_rejected;
+  s.drop_transport_replay = links.drop_replay;
   return s;
 }
 
@@ -98,6 +120,7 @@ int run(const Flags& f) {
   if (auto v = ccfg->validate(); !v) return app::fail(kProgram, v.error().message);
   auto framer = obf::Framer::create(profile::obf_config(*prof));
   if (!framer) return app::fail(kProgram, "failed to create framer: " + framer.error().message);
+  const std::size_t transport_prefix = framer->prefix_len(obf::MessageType::Transport);
 
   asio::io_context io(1);
   auto server = net::resolve_udp_endpoint(io, proxy_text);
@@ -109,6 +132,7 @@ int run(const Flags& f) {
   app::Socks5Options opt;
   opt.auth = *auth;
   opt.max_connections = cfg->max_connections;
+  opt.fast_connect = cfg->fast_connect;
   if (app::config_has_key(f.config, "accept_timeout")) opt.negotiation_timeout = cfg->accept_timeout;
   // Covers a whole handshake (every attempt) plus the proxy's dial.
   opt.reply_timeout = std::chrono::milliseconds(
@@ -116,7 +140,8 @@ int run(const Flags& f) {
       static_cast<std::uint64_t>(cfg->dial_timeout.count()) + 5000);
   app::Socks5Front front(io.get_executor(), driver, opt);
   if (auto r = front.listen(*listen_ep); !r) return app::fail(kProgram, r.error().message);
-  app::ControlServer control(io.get_executor(), [&] { return control_stats(driver, front); });
+  app::ControlServer control(io.get_executor(),
+                             [&] { return control_stats(driver, front, transport_prefix); });
   if (const auto path = app::control_socket_path(f.control, cfg->control_socket); !path.empty()) {
     if (auto r = control.listen(path); !r) return app::fail(kProgram, r.error().message);
     control.start();

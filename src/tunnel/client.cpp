@@ -62,7 +62,40 @@ void Client::cancel_open(OpenTicket ticket) {
   }
 }
 
+namespace {
+
+static_assert(sizeof(ClientSessionStats) == 7 * sizeof(std::uint64_t),
+              "ClientSessionStats changed: sum the new counter in operator+=");
+ClientSessionStats& operator+=(ClientSessionStats& a, const ClientSessionStats& b) {
+  a.preamble_datagrams += b.preamble_datagrams;
+  a.initiations_sent += b.initiations_sent;
+  a.datagrams_in += b.datagrams_in;
+  a.bytes_in += b.bytes_in;
+  a.ignored_unclassified += b.ignored_unclassified;
+  a.ignored_unexpected += b.ignored_unexpected;
+  a.ignored_short_response += b.ignored_short_response;
+  return a;
+}
+
+}  // namespace
+
+LinkStats Client::link_totals() const {
+  LinkStats t = retired_links_;
+  if (current_ && current_->link() != nullptr) t += current_->link()->stats();
+  return t;
+}
+
+ClientSessionStats Client::session_totals() const {
+  ClientSessionStats t = retired_sessions_;
+  if (current_) t += current_->stats();
+  return t;
+}
+
 void Client::start_session(TimeMs now, WallTime wall) {
+  if (current_) {
+    if (current_->link() != nullptr) retired_links_ += current_->link()->stats();
+    retired_sessions_ += current_->stats();
+  }
   current_id_ = next_session_++;
   current_ = std::make_unique<ClientSession>(cfg_, framer_, rng_, stamper_);
   ++stats_.sessions_started;

@@ -237,7 +237,12 @@ class Client {
   mux::Session* mux(SessionId session);
   SessionId current_id() const { return current_id_; }
   ClientSession* current() { return current_.get(); }
+  const ClientSession* current() const { return current_.get(); }
   const ClientStats& stats() const { return stats_; }
+  // Totals over every session since start (replaced sessions' final values plus the current
+  // one's): Link counters, and the sessions' own counters.
+  LinkStats link_totals() const;
+  ClientSessionStats session_totals() const;
 
   // Closes the current session (SessionClosed(closed); waiting opens fail).
   void close(TimeMs now);
@@ -263,6 +268,8 @@ class Client {
   std::vector<ClientTransmit> tx_;
   TimeMs now_ = 0;  // latest `now` seen (for work done inside poll_event)
   ClientStats stats_;
+  LinkStats retired_links_;            // of replaced sessions
+  ClientSessionStats retired_sessions_;
 };
 
 }  // namespace paniq::tunnel

@@ -31,6 +31,28 @@ const LinkConfig& checked(const LinkConfig& cfg) {
 
 }  // namespace
 
+static_assert(sizeof(LinkStats) == 16 * sizeof(std::uint64_t),
+              "LinkStats changed: sum the new counter in operator+=");
+LinkStats& operator+=(LinkStats& a, const LinkStats& b) {
+  a.datagrams_in += b.datagrams_in;
+  a.bytes_in += b.bytes_in;
+  a.datagrams_out += b.datagrams_out;
+  a.bytes_out += b.bytes_out;
+  a.segment_bytes_in += b.segment_bytes_in;
+  a.segment_bytes_out += b.segment_bytes_out;
+  a.padding_bytes_in += b.padding_bytes_in;
+  a.padding_bytes_out += b.padding_bytes_out;
+  a.drop_invalid_length += b.drop_invalid_length;
+  a.drop_kcp_rejected += b.drop_kcp_rejected;
+  a.drop_after_dead += b.drop_after_dead;
+  a.drop_replay += b.drop_replay;
+  a.drop_too_large += b.drop_too_large;
+  a.drop_backlog += b.drop_backlog;
+  a.input_pauses += b.input_pauses;
+  a.packed_datagrams_in += b.packed_datagrams_in;
+  return a;
+}
+
 const char* to_string(EventKind k) {
   switch (k) {
     case EventKind::Established: return "Established";

@@ -139,6 +139,9 @@ struct LinkStats {
   std::uint64_t packed_datagrams_in = 0;  // received datagrams holding several segments
 };
 
+// Adds every counter of `b` to `a` (totals over sessions).
+LinkStats& operator+=(LinkStats& a, const LinkStats& b);
+
 // Datagrams stored back to back in one reused buffer (no allocation in steady state).
 class DatagramQueue {
  public:

@@ -326,6 +326,7 @@ void ServerEndpoint::handle_timeout(TimeMs now) {
 void ServerEndpoint::remove(Session& s, std::error_code reason) {
   events_.push({ServerEventKind::SessionClosed, s.id, 0, reason});
   ++stats_.sessions_closed;
+  retired_links_ += s.link.stats();
   by_key_.erase(SessionKey{s.peer, s.conv});
   if (s.half_open) half_open_.erase(InitKey{s.peer, s.init_digest});
   if (auto host = per_host_.find(s.peer); host != per_host_.end() && --host->second == 0) {
@@ -335,6 +336,12 @@ void ServerEndpoint::remove(Session& s, std::error_code reason) {
   if (s.dirty) std::erase(dirty_, &s);
   if (s.in_tx) std::erase(tx_order_, &s);
   sessions_.erase(s.id);  // destroys s: last
+}
+
+LinkStats ServerEndpoint::link_totals() const {
+  LinkStats t = retired_links_;
+  for (const auto& [id, s] : sessions_) t += s->link.stats();
+  return t;
 }
 
 std::span<const ServerTransmit> ServerEndpoint::transmit() {

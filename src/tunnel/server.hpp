@@ -240,6 +240,9 @@ class ServerEndpoint {
   const Link* link(ServerSessionId session) const;
   std::vector<ServerSessionId> session_ids() const;
   const ServerStats& stats() const { return stats_; }
+  // The Link counters of every session since start: closed sessions' final values plus the
+  // live ones' current values.
+  LinkStats link_totals() const;
   const ServerConfig& config() const { return cfg_; }
   InitiationPolicy& policy() { return *policy_; }
   const InitiationPolicy& policy() const { return *policy_; }
@@ -307,6 +310,7 @@ class ServerEndpoint {
   ServerSessionId next_id_ = 1;
   TimeMs now_ = 0;
   ServerStats stats_;
+  LinkStats retired_links_;  // summed when a session is removed
 };
 
 }  // namespace paniq::tunnel

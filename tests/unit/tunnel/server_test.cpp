@@ -325,6 +325,36 @@ TEST(ServerEndpoint, CloseSessionAndMuxAccess) {
   EXPECT_TRUE(f.sent().empty());
 }
 
+// link_totals() sums live sessions and keeps a removed session's final counters.
+TEST(ServerEndpoint, LinkTotalsOutliveSessions) {
+  Fixture f;
+  const PeerAddr a = test::peer4(1, 1), b = test::peer4(2, 2);
+  const std::uint32_t ca = f.handshake(a, 0);
+  const std::uint32_t cb = f.handshake(b, 0);
+  f.server.handle_datagram(a, f.transport(ca), 1);
+  f.server.handle_datagram(b, f.transport(cb), 1);
+  f.server.handle_datagram(b, f.transport(cb, 1), 1);
+  f.server.flush(1);
+  (void)f.sent();
+  const LinkStats before = f.server.link_totals();
+  EXPECT_EQ(before.datagrams_in, 3u);
+  EXPECT_EQ(before.segment_bytes_in, 3u * 32u);
+  EXPECT_GE(before.datagrams_out, 2u) << "the ACKs";
+  for (const auto id : f.server.session_ids()) {
+    if (f.server.peer(id) == b) f.server.close_session(id);
+  }
+  EXPECT_EQ(f.server.session_count(), 1u);
+  const LinkStats after = f.server.link_totals();
+  EXPECT_EQ(after.datagrams_in, before.datagrams_in);
+  EXPECT_EQ(after.segment_bytes_in, before.segment_bytes_in);
+  EXPECT_EQ(after.datagrams_out, before.datagrams_out);
+  LinkStats sum;
+  sum += before;
+  sum += before;
+  EXPECT_EQ(sum.bytes_in, 2 * before.bytes_in);
+  EXPECT_EQ(sum.packed_datagrams_in, 2 * before.packed_datagrams_in);
+}
+
 // A client Link uploading in bulk through the endpoint, all in memory: after warm-up the
 // endpoint's receive path (classify, decode, route, KCP, smux, events, transmit list) and the
 // client's allocate nothing.
