@@ -58,6 +58,34 @@ int keygen() {
   return app::kExitOk;
 }
 
+// Prints h1..h4 as the reference does: `      "h1": "A-B",` lines (to paste into a profile's
+// obfuscation object) or, with --json=false, `h1=A-B` lines. Exit 1 when the bounds cannot hold
+// four ranges, 2 for --distinct-msb=false (only the distinct-MSB algorithm exists, as in the
+// reference, where both flags are always on).
+int headergen(const profile::HeaderGenOptions& opt, bool distinct_msb, bool json) {
+  if (!distinct_msb) {
+    return app::fail(kProgram, "headergen: --distinct-msb=false is not supported: every range gets its own "
+                               "most significant byte", app::kExitUsage);
+  }
+  crypto::OsRng rng;
+  auto ranges = profile::generate_headers(rng, opt);
+  if (!ranges) {
+    return app::fail(kProgram, "headergen: " + ranges.error().message + " (--width " +
+                                   std::to_string(opt.width) + ", --min " + std::to_string(opt.min) +
+                                   ", --max " + std::to_string(opt.max) + ")");
+  }
+  for (std::size_t i = 0; i < ranges->size(); ++i) {
+    const auto& r = (*ranges)[i];
+    const std::string text = std::to_string(r.start) + "-" + std::to_string(r.end);
+    if (json) {
+      std::cout << "      \"h" << i + 1 << "\": \"" << text << "\",\n";
+    } else {
+      std::cout << "h" << i + 1 << "=" << text << "\n";
+    }
+  }
+  return app::kExitOk;
+}
+
 int create_profile(unsigned mtu, const std::string& name, const std::string& proxy_addr) {
   if (proxy_addr.empty()) {
     std::cerr << "warning: no --proxy-addr given: proxy_addr is empty, socks5d will need --proxy-addr\n";
@@ -120,6 +148,23 @@ int main(int argc, char** argv) {
 
   auto* keygen_cmd = cli.add_subcommand("keygen", "print a fresh X25519 key pair (base64)");
 
+  profile::HeaderGenOptions hopt;
+  bool distinct_msb = true, json = true;
+  auto* headergen_cmd =
+      cli.add_subcommand("headergen", "print four random non-overlapping header ranges h1..h4");
+  headergen_cmd->add_option("--width", hopt.width, "each range is [start, start + width]; below 2^24")
+      ->capture_default_str();
+  headergen_cmd->add_option("--min", hopt.min, "lowest value a range may use")->capture_default_str();
+  headergen_cmd->add_option("--max", hopt.max, "highest value a range may use")->capture_default_str();
+  headergen_cmd->add_flag("--distinct-msb", distinct_msb,
+                          "one range per most significant byte (default and only mode; =false is refused)");
+  headergen_cmd->add_flag("--json", json, "JSON key/value lines (default; --json=false prints h1=A-B lines)");
+  headergen_cmd->footer(
+      "Output (the reference's format): four lines `      \"h1\": \"A-B\",` .. h4, sorted by start, "
+      "to paste into a profile's obfuscation object; with --json=false `h1=A-B` lines. Each range "
+      "lies in its own most-significant-byte bucket and, unlike the reference, inside [min, max]. "
+      "Exit 1 when max < min + width, width >= 2^24 or fewer than 4 buckets fit.");
+
   unsigned mtu = 1420;
   std::string name, proxy_addr;
   auto* create = cli.add_subcommand("create-profile", "print a fresh server profile (JSON)");
@@ -144,6 +189,7 @@ int main(int argc, char** argv) {
   if (const int rc = app::parse_command_line(cli, argc, argv); rc >= 0) return rc;
   try {
     if (keygen_cmd->parsed()) return keygen();
+    if (headergen_cmd->parsed()) return headergen(hopt, distinct_msb, json);
     if (create->parsed()) return create_profile(mtu, name, proxy_addr);
     if (cbor->parsed()) return profile_cbor(decode, input, output, base64);
     if (ping->parsed()) return control(socket, "\"Ping\"", false);
