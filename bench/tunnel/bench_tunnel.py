@@ -144,6 +144,7 @@ def perf_profile(h, procs, url, size, socks_port, out_prefix):
         rec.send_signal(2)
         rec.wait(30)
         out = f"{out_prefix}-perf-{p.name}.txt"
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, "w") as f:
             subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                             "--percent-limit", "1", "-g", "none"], stdout=f,
@@ -251,6 +252,8 @@ def main():
             results.append(measure("kcptun", web, args, [kc, ks], kport))
             kc.stop()
             ks.stop()
+        elif args.no_kcptun:
+            print("kcptun skipped (--no-kcptun)")
         else:
             print("kcptun not installed (apt-get install kcptun): no comparison")
     if h.failed:
