@@ -67,6 +67,15 @@ nlohmann::ordered_json to_json(const ControlStats& s) {
 std::span<const ControlField> reference_fields() { return kReference; }
 std::span<const ControlField> extension_fields() { return kExtension; }
 
+void set_link_counters(ControlStats& s, const tunnel::LinkStats& links) {
+  s.transport_payload_in_bytes = links.segment_bytes_in;
+  s.transport_payload_out_bytes = links.segment_bytes_out;
+  s.transport_padding_in_bytes = links.padding_bytes_in;
+  s.transport_padding_out_bytes = links.padding_bytes_out;
+  s.transport_frame_in_bytes = links.bytes_in;
+  s.transport_payload_too_large = links.drop_too_large;
+}
+
 std::string control_response(std::string_view request, const ControlStats& stats) {
   const auto j = nlohmann::json::parse(request, nullptr, false);
   if (j.is_string() && j.get<std::string>() == "Ping") return "\"Pong\"";

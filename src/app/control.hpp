@@ -82,6 +82,11 @@ struct ControlStats {
   std::vector<std::pair<std::string, std::uint64_t>> auth;
 };
 
+// Sets the reference counters that are plain sums of the sessions' Link counters (both
+// daemons): transport payload and padding bytes in/out, transport frame bytes in, payload too
+// large. The caller sets the rest.
+void set_link_counters(ControlStats& s, const tunnel::LinkStats& links);
+
 struct ControlField {
   const char* name;
   std::uint64_t ControlStats::*member;

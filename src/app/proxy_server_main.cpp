@@ -73,15 +73,10 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   app::ControlStats s;
   s.udp_in_bytes = ds.udp_in_bytes;
   s.udp_out_bytes = es.bytes_out - responses * sizes.response;
-  s.transport_payload_in_bytes = links.segment_bytes_in;
-  s.transport_payload_out_bytes = links.segment_bytes_out;
-  s.transport_padding_in_bytes = links.padding_bytes_in;
-  s.transport_padding_out_bytes = links.padding_bytes_out;
-  s.transport_frame_in_bytes = links.bytes_in;
+  app::set_link_counters(s, links);
   s.transport_frame_out_bytes = s.udp_out_bytes - transport_out * sizes.transport_prefix;
   s.transport_invalid_length = es.drop_invalid_length + links.drop_invalid_length;
   s.transport_counter_reject = es.drop_transport_replay;
-  s.transport_payload_too_large = links.drop_too_large;
   s.active_connections = service.stats().active;
 
   s.datagrams_in = ds.datagrams_in;

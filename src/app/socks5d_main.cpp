@@ -76,15 +76,10 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
   app::ControlStats s;
   s.udp_in_bytes = ds.udp_in_bytes;
   s.udp_out_bytes = links.bytes_out;
-  s.transport_payload_in_bytes = links.segment_bytes_in;
-  s.transport_payload_out_bytes = links.segment_bytes_out;
-  s.transport_padding_in_bytes = links.padding_bytes_in;
-  s.transport_padding_out_bytes = links.padding_bytes_out;
-  s.transport_frame_in_bytes = links.bytes_in;
+  app::set_link_counters(s, links);
   s.transport_frame_out_bytes = links.bytes_out - links.datagrams_out * transport_prefix;
   s.transport_invalid_length = links.drop_invalid_length;
   s.transport_counter_reject = links.drop_replay;
-  s.transport_payload_too_large = links.drop_too_large;
   s.active_connections = front.stats().active_relays;
 
   s.datagrams_in = ds.datagrams_in;
