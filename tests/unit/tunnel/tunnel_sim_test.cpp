@@ -312,6 +312,8 @@ TEST(TunnelSim, ServerRestartDetectedAndReplaced) {
   ASSERT_TRUE(e.run_until([&] { return last_ready(e) && app.echoed(*last_ready(e)); }, 5000));
   const SessionId first = e.client.current_id();
   e.run_for(5000);
+  const LinkStats first_link = e.client.current()->link()->stats();
+  const std::uint64_t first_initiations = e.client.current()->stats().initiations_sent;
 
   e.restart_server();
   const TimeMs restart = e.now();
@@ -331,6 +333,12 @@ TEST(TunnelSim, ServerRestartDetectedAndReplaced) {
   EXPECT_LE(e.now() - restart, 3000u);
   EXPECT_EQ(e.server->session_count(), 1u);
   EXPECT_EQ(e.client.stats().sessions_died, 1u);
+  // Totals keep the replaced session's counters (the control socket reads these).
+  const LinkStats now = e.client.current()->link()->stats();
+  EXPECT_GE(e.client.link_totals().datagrams_out, first_link.datagrams_out + now.datagrams_out);
+  EXPECT_GE(e.client.link_totals().segment_bytes_in, first_link.segment_bytes_in + now.segment_bytes_in);
+  EXPECT_GE(e.client.session_totals().initiations_sent,
+            first_initiations + e.client.current()->stats().initiations_sent);
 }
 
 // An idle client with nothing to send still notices a restarted server at its next keepalive
