@@ -2,68 +2,9 @@
 
 #include <algorithm>
 
+#include "core/ip_text.hpp"
+
 namespace paniq::socks5 {
-namespace {
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-void append_ipv4(std::string& s, const std::uint8_t* p) {
-  for (int i = 0; i < 4; ++i) {
-    if (i > 0) s += '.';
-    s += std::to_string(p[i]);
-  }
-}
-
-void append_group(std::string& s, std::uint16_t g) {
-  bool started = false;
-  for (int shift = 12; shift >= 0; shift -= 4) {
-    const unsigned nibble = (g >> shift) & 0xF;
-    if (nibble != 0 || started || shift == 0) {
-      s += kHexDigits[nibble];
-      started = true;
-    }
-  }
-}
-
-// RFC 5952: lower-case, no leading zeros, the longest run (first on a tie) of two or more zero
-// groups as "::", and IPv4-mapped addresses as ::ffff:a.b.c.d.
-std::string ipv6_string(const std::uint8_t* p) {
-  std::uint16_t g[8];
-  for (int i = 0; i < 8; ++i) g[i] = get_u16_be(p + 2 * i);
-  std::string s;
-  const bool mapped = std::all_of(g, g + 5, [](std::uint16_t x) { return x == 0; }) && g[5] == 0xFFFF;
-  if (mapped) {
-    s = "::ffff:";
-    append_ipv4(s, p + 12);
-    return s;
-  }
-  int best = -1, best_len = 1;
-  for (int i = 0; i < 8;) {
-    if (g[i] != 0) {
-      ++i;
-      continue;
-    }
-    int j = i;
-    while (j < 8 && g[j] == 0) ++j;
-    if (j - i > best_len) {
-      best = i;
-      best_len = j - i;
-    }
-    i = j;
-  }
-  for (int i = 0; i < 8; ++i) {
-    if (i == best) {
-      s += "::";
-      i += best_len - 1;
-      continue;
-    }
-    if (!s.empty() && s.back() != ':') s += ':';
-    append_group(s, g[i]);
-  }
-  return s;
-}
-
-}  // namespace
 
 Address Address::ipv4(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
   Address a;
@@ -111,8 +52,8 @@ bool Address::is_unspecified() const {
 std::string Address::host_string() const {
   std::string s;
   switch (type_) {
-    case AddressType::IPv4: append_ipv4(s, bytes_.data()); break;
-    case AddressType::IPv6: s = ipv6_string(bytes_.data()); break;
+    case AddressType::IPv4: s = ipv4_text(bytes_.data()); break;
+    case AddressType::IPv6: s = ipv6_text(bytes_.data()); break;
     case AddressType::Domain: s.assign(domain_name()); break;
   }
   return s;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "core/ip_text.hpp"
+
 namespace paniq::tunnel {
 namespace {
 
@@ -19,40 +21,6 @@ std::uint64_t host_bits(const PeerAddr& p) {
   std::uint64_t h = 0xcbf29ce484222325ULL ^ static_cast<std::uint8_t>(p.family);
   for (std::uint8_t b : p.addr) h = (h ^ b) * 0x100000001b3ULL;
   return h;
-}
-
-// Writes the RFC 5952 text of `a` into `out` (at least 40 bytes) and returns its length.
-std::size_t v6_text(const std::array<std::uint8_t, 16>& a, char* out) {
-  std::uint16_t g[8];
-  for (int i = 0; i < 8; ++i) g[i] = static_cast<std::uint16_t>((a[2 * i] << 8) | a[2 * i + 1]);
-  // The longest run (>= 2) of zero groups becomes "::", the first one on a tie.
-  int best = -1, best_len = 0;
-  for (int i = 0; i < 8;) {
-    if (g[i] != 0) {
-      ++i;
-      continue;
-    }
-    int j = i;
-    while (j < 8 && g[j] == 0) ++j;
-    if (j - i > best_len && j - i >= 2) {
-      best = i;
-      best_len = j - i;
-    }
-    i = j;
-  }
-  std::size_t n = 0;
-  for (int i = 0; i < 8; ++i) {
-    if (i == best) {
-      out[n++] = ':';
-      out[n++] = ':';
-      i += best_len - 1;
-      continue;
-    }
-    if (n > 0 && out[n - 1] != ':') out[n++] = ':';
-    n += static_cast<std::size_t>(std::snprintf(out + n, 5, "%x", g[i]));
-  }
-  out[n] = 0;
-  return n;
 }
 
 }  // namespace
@@ -80,11 +48,11 @@ std::string PeerAddr::to_string() const {
                   static_cast<unsigned>(port));
     return buf;
   }
-  char text[48];
-  v6_text(addr, text);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "[%s]:%u", text, static_cast<unsigned>(port));
-  return buf;
+  std::string s = "[";
+  s += ipv6_text(addr.data());
+  s += "]:";
+  s += std::to_string(port);
+  return s;
 }
 
 std::size_t PeerAddr::host_hash() const { return static_cast<std::size_t>(mix(host_bits(*this))); }

@@ -28,6 +28,7 @@ TEST(PeerAddr, ToString) {
             "[2001:db8:0:1:1:1:1:1]:3");
   EXPECT_EQ(PeerAddr::v6(v6({1, 0, 0, 2, 0, 0, 3, 4}), 4).to_string(), "[1::2:0:0:3:4]:4");
   EXPECT_EQ(PeerAddr::v6(v6({1, 0, 0, 2, 0, 0, 0, 4}), 5).to_string(), "[1:0:0:2::4]:5");
+  EXPECT_EQ(PeerAddr::v6(v6({0, 0, 0, 0, 0, 0xffff, 0x7f00, 1}), 6).to_string(), "[::ffff:127.0.0.1]:6");
 }
 
 TEST(PeerAddr, EqualityHashAndHost) {
