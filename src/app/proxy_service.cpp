@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/active_count.hpp"
+
 #include "net/dial.hpp"
 #include "net/endpoint.hpp"
 #include "net/relay.hpp"
@@ -40,14 +42,7 @@ awaitable<void> ProxyService::serve(net::MuxStream stream) {
     co_await send_reply(stream, ReplyCode::GeneralFailure);
     co_return;
   }
-  ++stats_.active;
-  struct Count {  // also runs when the frame is destroyed after this object (shutdown)
-    std::uint64_t& n;
-    std::shared_ptr<bool> alive;
-    ~Count() {
-      if (*alive) --n;
-    }
-  } count{stats_.active, alive_};
+  const ActiveCount active(stats_.active, alive_);
 
   socks5::OpenRequestDecoder decoder;
   std::array<std::uint8_t, 1024> buf;

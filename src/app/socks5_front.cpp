@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/active_count.hpp"
+
 #include "net/endpoint.hpp"
 #include "net/relay.hpp"
 #include "net/watchdog.hpp"
@@ -99,14 +101,7 @@ awaitable<void> Socks5Front::accept_loop() {
 }
 
 awaitable<void> Socks5Front::serve(tcp::socket sock) {
-  ++stats_.active;
-  struct Count {  // also runs when the frame is destroyed after this object (shutdown)
-    std::uint64_t& n;
-    std::shared_ptr<bool> alive;
-    ~Count() {
-      if (*alive) --n;
-    }
-  } count{stats_.active, alive_};
+  const ActiveCount active(stats_.active, alive_);
   std::error_code ignored;
   sock.set_option(tcp::no_delay(true), ignored);
   const std::string peer = peer_of(sock);
@@ -219,13 +214,23 @@ awaitable<void> Socks5Front::serve_connect(tcp::socket& sock, const socks5::Requ
   spdlog::debug("CONNECT {} via stream {}", req.target.to_string(), stream.id());
   if (co_await send(sock, socks5::reply(code, req.target).bytes())) co_return;
   if (!early.empty() && co_await stream.write_all(early)) co_return;
-  ++stats_.active_relays;
+  co_await relay_counted(sock, stream, {}, req.target);
+}
+
+awaitable<std::optional<net::RelayStats>> Socks5Front::relay_counted(tcp::socket& sock,
+                                                                     net::MuxStream& stream,
+                                                                     net::RelayOptions opt,
+                                                                     const socks5::Address& target) {
   auto alive = alive_;
-  const net::RelayStats rs = co_await net::relay(sock, stream);
-  if (!*alive) co_return;
-  --stats_.active_relays;
-  spdlog::debug("CONNECT {} done: {} bytes up, {} down{}{}", req.target.to_string(), rs.tcp_to_stream,
-                rs.stream_to_tcp, rs.error ? ", " : "", rs.error ? rs.error.message() : "");
+  std::optional<net::RelayStats> rs;
+  {
+    const ActiveCount relaying(stats_.active_relays, alive_);
+    rs = co_await net::relay(sock, stream, opt);
+  }
+  if (!*alive) co_return std::nullopt;
+  spdlog::debug("CONNECT {} done: {} bytes up, {} down{}{}", target.to_string(), rs->tcp_to_stream,
+                rs->stream_to_tcp, rs->error ? ", " : "", rs->error ? rs->error.message() : "");
+  co_return rs;
 }
 
 awaitable<void> Socks5Front::serve_fast_connect(tcp::socket& sock, const socks5::Request& req,
@@ -249,24 +254,19 @@ awaitable<void> Socks5Front::serve_fast_connect(tcp::socket& sock, const socks5:
     co_return;
   }
   if (co_await send(sock, socks5::reply(ReplyCode::Succeeded, req.target).bytes())) co_return;
-  ++stats_.active_relays;
-  auto alive = alive_;
   net::RelayOptions ro;
   ro.leading_reply_byte = true;
-  const net::RelayStats rs = co_await net::relay(sock, *stream, ro);
-  if (!*alive) co_return;
-  --stats_.active_relays;
-  if (rs.reply_byte == 0) {
+  const auto rs = co_await relay_counted(sock, *stream, ro, req.target);
+  if (!rs) co_return;
+  if (rs->reply_byte == 0) {
     ++stats_.connect_ok;
   } else {
     ++stats_.connect_failed;
     spdlog::info("CONNECT {} failed after the early reply: {}", req.target.to_string(),
-                 rs.reply_byte < 0 ? "no answer from the proxy"
-                                   : socks5::to_string(socks5::reply_code_from_open_reply(
-                                         static_cast<std::uint8_t>(rs.reply_byte))));
+                 rs->reply_byte < 0 ? "no answer from the proxy"
+                                    : socks5::to_string(socks5::reply_code_from_open_reply(
+                                          static_cast<std::uint8_t>(rs->reply_byte))));
   }
-  spdlog::debug("CONNECT {} done: {} bytes up, {} down{}{}", req.target.to_string(), rs.tcp_to_stream,
-                rs.stream_to_tcp, rs.error ? ", " : "", rs.error ? rs.error.message() : "");
 }
 
 awaitable<void> Socks5Front::serve_udp(tcp::socket& sock, const socks5::Request& req) {

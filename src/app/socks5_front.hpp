@@ -24,11 +24,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "core/result.hpp"
 #include "net/asio.hpp"
 #include "net/client_driver.hpp"
 #include "net/mux_stream.hpp"
+#include "net/relay.hpp"
 #include "socks5/handshake.hpp"
 #include "socks5/stream_open.hpp"
 
@@ -81,6 +83,11 @@ class Socks5Front {
   awaitable<void> serve(net::tcp::socket sock);
   awaitable<void> serve_connect(net::tcp::socket& sock, const socks5::Request& req, ByteView early);
   awaitable<void> serve_fast_connect(net::tcp::socket& sock, const socks5::Request& req, ByteView early);
+  // net::relay counted in active_relays, with a debug line at the end; nullopt when this
+  // object was destroyed meanwhile (shutdown).
+  awaitable<std::optional<net::RelayStats>> relay_counted(net::tcp::socket& sock, net::MuxStream& stream,
+                                                          net::RelayOptions opt,
+                                                          const socks5::Address& target);
   awaitable<void> serve_udp(net::tcp::socket& sock, const socks5::Request& req);
   // Opens a stream and performs the stream-open exchange; Succeeded and the stream, or the
   // SOCKS reply code to send. A request whose session died before the proxy answered (a
