@@ -22,57 +22,32 @@ using detail::would_block;
 
 ClientDriver::ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg,
                            obf::Framer framer, udp::endpoint server, SocketFactory sockets)
-    : ex_(ex),
+    : DriverLoop(std::move(ex)),
       client_(cfg, std::move(framer), rng_),
       server_(server),
       sockets_factory_(std::move(sockets)),
-      slot_size_(kMaxDatagram),
-      timer_(ex) {}
+      slot_size_(kMaxDatagram) {}
 
 ClientDriver::~ClientDriver() {
   *alive_ = false;
   fail_all(asio::error::operation_aborted);
 }
 
-void ClientDriver::start() {
-  asio::co_spawn(ex_, timer_loop(), [](std::exception_ptr e) { log_exception(e, "client timer"); });
-  if (const auto period = telemetry_interval()) {
-    asio::co_spawn(ex_, telemetry_loop(*period), asio::detached);
-  }
-}
+void ClientDriver::start() { start_loops("client timer"); }
 
-awaitable<void> ClientDriver::telemetry_loop(std::chrono::seconds period) {
-  auto alive = alive_;
-  asio::steady_timer t(ex_);
-  while (*alive && !stopped_) {
-    t.expires_after(period);
-    co_await t.async_wait(use_nothrow);
-    if (!*alive || stopped_) co_return;
-    if (auto* cur = client_.current(); cur && cur->link()) {
-      log_link_telemetry("client", client_.current_id(), *cur->link());
-    }
+void ClientDriver::log_telemetry() {
+  if (auto* cur = client_.current(); cur && cur->link()) {
+    log_link_telemetry("client", client_.current_id(), *cur->link());
   }
 }
 
 void ClientDriver::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  timer_.cancel();
+  if (!stop_loops()) return;
   for (auto& [ticket, w] : waiters_) w->wake.cancel();
   for (auto& [id, s] : sockets_) s.socket->close();
   sockets_.clear();
   fail_all(asio::error::operation_aborted);
   client_.close(now_ms());
-}
-
-void ClientDriver::request_flush() {
-  if (flush_posted_ || stopped_) return;
-  flush_posted_ = true;
-  asio::post(ex_, [this, alive = alive_] {
-    if (!*alive) return;
-    flush_posted_ = false;
-    pump();
-  });
 }
 
 awaitable<Result<MuxStream>> ClientDriver::open_stream() {
@@ -110,25 +85,6 @@ awaitable<Result<MuxStream>> ClientDriver::open_stream() {
     co_return Error{e.error, "tunnel: " + e.error.message()};
   }
   co_return MuxStream(*this, ex_, e.session, e.stream);
-}
-
-// After a receive batch: move the data into the streams and wake their coroutines now, but
-// send what the flush produced (mostly ACKs) from a posted pump, after those coroutines ran:
-// the application gets its bytes one send earlier, and a reply written at once leaves in the
-// same batch as the ACK.
-void ClientDriver::deliver_received() {
-  if (stopped_) return;
-  client_.flush(now_ms());
-  process_events();
-  request_flush();
-}
-
-void ClientDriver::pump() {
-  if (stopped_) return;
-  client_.flush(now_ms());
-  process_events();
-  send_pending();
-  rearm();
 }
 
 void ClientDriver::process_events() {
@@ -229,27 +185,6 @@ awaitable<void> ClientDriver::wait_writable(tunnel::SessionId session,
   if (!*alive || stopped_) co_return;
   if (auto it = sockets_.find(session); it != sockets_.end()) it->second.send_blocked = false;
   if (!ec) pump();
-}
-
-void ClientDriver::rearm() {
-  const auto next = client_.next_timeout();
-  const auto tp = next ? to_time_point(*next) : std::chrono::steady_clock::time_point::max();
-  if (tp < armed_) timer_.cancel();  // the loop recomputes the deadline
-}
-
-awaitable<void> ClientDriver::timer_loop() {
-  auto alive = alive_;
-  while (*alive && !stopped_) {
-    const auto next = client_.next_timeout();
-    armed_ = next ? to_time_point(*next) : std::chrono::steady_clock::time_point::max();
-    timer_.expires_at(armed_);
-    auto [ec] = co_await timer_.async_wait(use_nothrow);
-    if (!*alive || stopped_) co_return;
-    armed_ = std::chrono::steady_clock::time_point::max();
-    if (ec) continue;  // re-armed earlier
-    client_.handle_timeout(now_ms());
-    pump();
-  }
 }
 
 void ClientDriver::open_socket(tunnel::SessionId session) {

@@ -1,7 +1,8 @@
 // The client shell (socks5d role): one io_context thread runs tunnel::Client. Every session
 // gets a fresh UDP socket connect()ed to the proxy (dual-stack: the proxy may be IPv4 or IPv6)
-// with its own receive loop (receive a batch -> handle_datagram -> flush -> send -> re-arm the
-// one timer from next_timeout). Streams are opened with open_stream() and used as MuxStream.
+// with its own receive loop (receive a batch -> handle_datagram -> the shared DriverLoop:
+// deliver, send, re-arm the one timer). Streams are opened with open_stream() and used as
+// MuxStream.
 #pragma once
 
 #include <functional>
@@ -13,6 +14,7 @@
 #include "crypto/crypto.hpp"
 #include "net/asio.hpp"
 #include "net/datagram.hpp"
+#include "net/driver_loop.hpp"
 #include "net/mux_stream.hpp"
 #include "tunnel/client.hpp"
 
@@ -25,7 +27,7 @@ struct ClientDriverStats {
   std::uint64_t socket_errors = 0;  // receive errors (e.g. ICMP port unreachable)
 };
 
-class ClientDriver final : public StreamHost {
+class ClientDriver final : public DriverLoop<ClientDriver> {
  public:
   // Opens the socket of a new session, connected to the server. Default: a real UDP socket
   // (UdpDatagramSocket::connect); tests pass a MemoryNetwork's. An error fails that session's
@@ -58,9 +60,9 @@ class ClientDriver final : public StreamHost {
   const udp::endpoint& server() const { return server_; }
 
   mux::Session* stream_mux(std::uint64_t session) override { return client_.mux(session); }
-  void request_flush() override;
 
  private:
+  friend class DriverLoop<ClientDriver>;
   struct OpenWaiter {
     explicit OpenWaiter(asio::any_io_executor ex) : wake(std::move(ex)) {}
     asio::steady_timer wake;
@@ -71,20 +73,16 @@ class ClientDriver final : public StreamHost {
     bool send_blocked = false;
   };
 
-  void pump();
-  void deliver_received();
+  tunnel::Client& core() { return client_; }
+  void log_telemetry();
   void process_events();
   void send_pending();
-  void rearm();
   void on_port_unreachable(tunnel::SessionId session);
   void open_socket(tunnel::SessionId session);
   void close_socket(tunnel::SessionId session);
   awaitable<void> receive_loop(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
-  awaitable<void> timer_loop();
-  awaitable<void> telemetry_loop(std::chrono::seconds period);
   awaitable<void> wait_writable(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
 
-  asio::any_io_executor ex_;
   crypto::FastRng rng_;
   tunnel::Client client_;
   udp::endpoint server_;
@@ -92,11 +90,6 @@ class ClientDriver final : public StreamHost {
   std::size_t slot_size_;
   std::unordered_map<tunnel::SessionId, SessionSocket> sockets_;
   std::unordered_map<tunnel::OpenTicket, OpenWaiter*> waiters_;
-  asio::steady_timer timer_;
-  std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool flush_posted_ = false;
-  bool stopped_ = false;
   ClientDriverStats stats_;
 };
 

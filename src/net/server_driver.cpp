@@ -23,11 +23,10 @@ using detail::would_block;
 ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg,
                            obf::Framer framer, std::unique_ptr<DatagramSocket> socket,
                            StreamHandler handler)
-    : ex_(ex),
+    : DriverLoop(std::move(ex)),
       endpoint_(cfg, std::move(framer), rng_),
       socket_(std::move(socket)),
-      handler_(std::move(handler)),
-      timer_(ex) {}
+      handler_(std::move(handler)) {}
 
 ServerDriver::~ServerDriver() {
   *alive_ = false;
@@ -36,60 +35,19 @@ ServerDriver::~ServerDriver() {
 
 void ServerDriver::start() {
   asio::co_spawn(ex_, receive_loop(), [](std::exception_ptr e) { log_exception(e, "server receive"); });
-  asio::co_spawn(ex_, timer_loop(), [](std::exception_ptr e) { log_exception(e, "server timer"); });
-  if (const auto period = telemetry_interval()) {
-    asio::co_spawn(ex_, telemetry_loop(*period), asio::detached);
-  }
+  start_loops("server timer");
 }
 
-awaitable<void> ServerDriver::telemetry_loop(std::chrono::seconds period) {
-  auto alive = alive_;
-  asio::steady_timer t(ex_);
-  while (*alive && !stopped_) {
-    t.expires_after(period);
-    co_await t.async_wait(use_nothrow);
-    if (!*alive || stopped_) co_return;
-    for (const auto id : endpoint_.session_ids()) {
-      if (const auto* link = endpoint_.link(id)) log_link_telemetry("server", id, *link);
-    }
+void ServerDriver::log_telemetry() {
+  for (const auto id : endpoint_.session_ids()) {
+    if (const auto* link = endpoint_.link(id)) log_link_telemetry("server", id, *link);
   }
 }
 
 void ServerDriver::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  timer_.cancel();
+  if (!stop_loops()) return;
   socket_->close();
   fail_all(asio::error::operation_aborted);
-}
-
-void ServerDriver::request_flush() {
-  if (flush_posted_ || stopped_) return;
-  flush_posted_ = true;
-  asio::post(ex_, [this, alive = alive_] {
-    if (!*alive) return;
-    flush_posted_ = false;
-    pump();
-  });
-}
-
-// After a receive batch: move the data into the streams and wake their coroutines now, but
-// send what the flush produced (mostly ACKs) from a posted pump, after those coroutines ran:
-// the application gets its bytes one send earlier, and a reply written at once leaves in the
-// same batch as the ACK.
-void ServerDriver::deliver_received() {
-  if (stopped_) return;
-  endpoint_.flush(now_ms());
-  process_events();
-  request_flush();
-}
-
-void ServerDriver::pump() {
-  if (stopped_) return;
-  endpoint_.flush(now_ms());
-  process_events();
-  send_pending();
-  rearm();
 }
 
 void ServerDriver::process_events() {
@@ -165,27 +123,6 @@ awaitable<void> ServerDriver::wait_writable() {
   if (!*alive || stopped_) co_return;
   send_blocked_ = false;
   if (!ec) pump();
-}
-
-void ServerDriver::rearm() {
-  const auto next = endpoint_.next_timeout();
-  const auto tp = next ? to_time_point(*next) : std::chrono::steady_clock::time_point::max();
-  if (tp < armed_) timer_.cancel();
-}
-
-awaitable<void> ServerDriver::timer_loop() {
-  auto alive = alive_;
-  while (*alive && !stopped_) {
-    const auto next = endpoint_.next_timeout();
-    armed_ = next ? to_time_point(*next) : std::chrono::steady_clock::time_point::max();
-    timer_.expires_at(armed_);
-    auto [ec] = co_await timer_.async_wait(use_nothrow);
-    if (!*alive || stopped_) co_return;
-    armed_ = std::chrono::steady_clock::time_point::max();
-    if (ec) continue;
-    endpoint_.handle_timeout(now_ms());
-    pump();
-  }
 }
 
 awaitable<void> ServerDriver::receive_loop() {

@@ -1,6 +1,6 @@
 // The server shell (proxy-server role): one UDP socket (IPv4, IPv6, or both for "[::]:port"),
-// one receive loop (receive a batch -> handle_datagram per datagram -> flush -> send ->
-// re-arm the one timer from next_timeout) around tunnel::ServerEndpoint. Each stream a client
+// one receive loop (receive a batch -> handle_datagram per datagram -> the shared DriverLoop:
+// deliver, send, re-arm the one timer) around tunnel::ServerEndpoint. Each stream a client
 // opens is handed to `handler` in its own coroutine.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include "crypto/crypto.hpp"
 #include "net/asio.hpp"
 #include "net/datagram.hpp"
+#include "net/driver_loop.hpp"
 #include "net/mux_stream.hpp"
 #include "tunnel/server.hpp"
 
@@ -22,7 +23,7 @@ struct ServerDriverStats {
   std::uint64_t streams_accepted = 0;
 };
 
-class ServerDriver final : public StreamHost {
+class ServerDriver final : public DriverLoop<ServerDriver> {
  public:
   // Serves one accepted stream; runs in its own coroutine and owns the stream.
   using StreamHandler = std::function<awaitable<void>(MuxStream)>;
@@ -43,30 +44,21 @@ class ServerDriver final : public StreamHost {
   udp::endpoint local_endpoint() const { return socket_->local_endpoint(); }
 
   mux::Session* stream_mux(std::uint64_t session) override { return endpoint_.mux(session); }
-  void request_flush() override;
 
  private:
-  void pump();
-  void deliver_received();
+  friend class DriverLoop<ServerDriver>;
+  tunnel::ServerEndpoint& core() { return endpoint_; }
+  void log_telemetry();
   void process_events();
   void send_pending();
-  void rearm();
   awaitable<void> receive_loop();
-  awaitable<void> timer_loop();
-  awaitable<void> telemetry_loop(std::chrono::seconds period);
   awaitable<void> wait_writable();
 
-  asio::any_io_executor ex_;
   crypto::FastRng rng_;
   tunnel::ServerEndpoint endpoint_;
   std::shared_ptr<DatagramSocket> socket_;
   StreamHandler handler_;
-  asio::steady_timer timer_;
-  std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool flush_posted_ = false;
   bool send_blocked_ = false;
-  bool stopped_ = false;
   ServerDriverStats stats_;
 };
 
