@@ -92,11 +92,12 @@ Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::strin
   return results.begin()->endpoint();
 }
 
-std::string control_socket_path(const std::string& cli, const std::optional<std::string>& config) {
-  if (!cli.empty()) return cli;
-  if (config && !config->empty()) return *config;
-  if (const char* v = std::getenv("PANIQ_CONTROL_SOCKET"); v != nullptr) return v;
-  return {};
+int guarded_main(std::string_view program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return fail(program, e.what());
+  }
 }
 
 }  // namespace paniq::app

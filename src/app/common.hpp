@@ -47,7 +47,8 @@ void on_termination(asio::io_context& io, std::function<void(int)> on_signal);
 // Error message names the text.
 Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::string_view text);
 
-// Control socket path precedence (PROTOCOL.md 2.3): command line, config, PANIQ_CONTROL_SOCKET.
-std::string control_socket_path(const std::string& cli, const std::optional<std::string>& config);
+// A daemon's main(): runs `body` and turns an escaped exception into the one-line failure of
+// fail() (exit 1).
+int guarded_main(std::string_view program, const std::function<int()>& body);
 
 }  // namespace paniq::app

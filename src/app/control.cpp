@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +106,21 @@ Result<void> ControlServer::listen(const std::string& path) {
     return Error{ec, "control socket " + path + ": " + ec.message()};
   }
   path_ = path;
+  return {};
+}
+
+std::string control_socket_path(const std::string& cli, const std::optional<std::string>& config) {
+  if (!cli.empty()) return cli;
+  if (config && !config->empty()) return *config;
+  if (const char* v = std::getenv("PANIQ_CONTROL_SOCKET"); v != nullptr) return v;
+  return {};
+}
+
+Result<void> ControlServer::open(const std::string& cli, const std::optional<std::string>& config) {
+  const std::string path = control_socket_path(cli, config);
+  if (path.empty()) return {};
+  if (auto r = listen(path); !r) return r;
+  start();
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -100,6 +101,10 @@ std::span<const ControlField> extension_fields();
 // {"Error": "Invalid request: ..."}. Pure.
 std::string control_response(std::string_view request, const ControlStats& stats);
 
+// Control socket path precedence (PROTOCOL.md 2.3): command line, config, PANIQ_CONTROL_SOCKET;
+// empty = no control socket.
+std::string control_socket_path(const std::string& cli, const std::optional<std::string>& config);
+
 class ControlServer {
  public:
   // `stats` builds the answer to GetStats.
@@ -107,6 +112,9 @@ class ControlServer {
   ~ControlServer();
   // Binds the socket at `path` (replacing a file there). Error message names the path.
   Result<void> listen(const std::string& path);
+  // The daemons' start-up: listen() at control_socket_path(cli, config) and start(), or
+  // nothing when no path is set. Errors as listen(); the daemon exits with them.
+  Result<void> open(const std::string& cli, const std::optional<std::string>& config);
   void start();
   // Closes the socket and removes the file. Idempotent.
   void stop();

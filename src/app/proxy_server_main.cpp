@@ -133,10 +133,7 @@ int run(const Flags& f) {
                            [&service](net::MuxStream s) { return service.serve(std::move(s)); });
   app::ControlServer control(io.get_executor(),
                              [&] { return control_stats(driver, service, sizes); });
-  if (const auto path = app::control_socket_path(f.control, cfg->control_socket); !path.empty()) {
-    if (auto r = control.listen(path); !r) return app::fail(kProgram, r.error().message);
-    control.start();
-  }
+  if (auto r = control.open(f.control, cfg->control_socket); !r) return app::fail(kProgram, r.error().message);
 
   driver.start();
   spdlog::info("proxy-server listening on {} (udp)", net::to_string(driver.local_endpoint()));
@@ -153,11 +150,9 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return paniq::app::guarded_main(kProgram, [&] {
     Flags flags;
     if (const int rc = parse_flags(argc, argv, flags); rc >= 0) return rc;
     return run(flags);
-  } catch (const std::exception& e) {
-    return paniq::app::fail(kProgram, e.what());
-  }
+  });
 }

@@ -137,10 +137,7 @@ int run(const Flags& f) {
   if (auto r = front.listen(*listen_ep); !r) return app::fail(kProgram, r.error().message);
   app::ControlServer control(io.get_executor(),
                              [&] { return control_stats(driver, front, transport_prefix); });
-  if (const auto path = app::control_socket_path(f.control, cfg->control_socket); !path.empty()) {
-    if (auto r = control.listen(path); !r) return app::fail(kProgram, r.error().message);
-    control.start();
-  }
+  if (auto r = control.open(f.control, cfg->control_socket); !r) return app::fail(kProgram, r.error().message);
 
   driver.start();
   front.start();
@@ -160,11 +157,9 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return paniq::app::guarded_main(kProgram, [&] {
     Flags flags;
     if (const int rc = parse_flags(argc, argv, flags); rc >= 0) return rc;
     return run(flags);
-  } catch (const std::exception& e) {
-    return paniq::app::fail(kProgram, e.what());
-  }
+  });
 }
