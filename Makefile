@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel clean
+.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel bench-wan clean
 
 all: build
 
@@ -44,6 +44,14 @@ bench: build
 # Loopback tunnel benchmark (nginx origin; kcptun for comparison when installed).
 bench-tunnel: build
 	./bench/bench-tunnel.sh $(BUILD)
+
+# WAN emulation benchmark (root: namespaces, tbf, NFQUEUE delay/loss); ~35 min for the full
+# matrix. Subsets: WAN_LINKS=100m20 WAN_LOSS=0,5 WAN_TUNNELS=paniq,cubic WAN_QUICK=1; KCP A/B:
+# WAN_PANIQ_VARIANTS='ikcp={"congestion":"none"};w4k={"send_window":4096}'; more flags in WAN_ARGS.
+bench-wan:
+	@if [ "$$(id -u)" -ne 0 ]; then echo "make bench-wan: needs root (ip netns, tc, iptables NFQUEUE); run: sudo make bench-wan" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory build
+	./bench/wan/bench-wan.sh $(BUILD) $(WAN_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -73,7 +73,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.stream = (flags & 1) == 0;
   c.output = (flags & 2) ? paniq::kcp::OutputMode::batched
                          : paniq::kcp::OutputMode::one_segment_per_datagram;
-  c.nc = (flags & 4) == 0;
+  c.congestion = (flags & 64) ? paniq::kcp::Congestion::bbr
+                 : (flags & 4) ? paniq::kcp::Congestion::ikcp
+                               : paniq::kcp::Congestion::none;
+  c.loss_recovery = (flags & 128) ? paniq::kcp::LossRecovery::rack : paniq::kcp::LossRecovery::ikcp;
   c.rto_mode = (flags & 8) ? paniq::kcp::RtoMode::reference : paniq::kcp::RtoMode::ikcp;
   c.nodelay = (flags >> 4) % 3;
   c.mtu = 50 + in.u8() * 4u;

@@ -9,7 +9,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
   curl nginx-light iproute2 procps python3
-  kcptun  # comparison baseline for make bench-tunnel
+  kcptun  # comparison baseline for make bench-tunnel and make bench-wan
+  # make bench-wan: wan_delay (NFQUEUE), the namespaces' rules, offloads, ping check, the plot
+  libnetfilter-queue-dev iptables ethtool iputils-ping python3-matplotlib
 )
 
 missing=()

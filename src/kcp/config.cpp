@@ -9,7 +9,6 @@
 namespace paniq::kcp {
 namespace {
 
-constexpr std::uint32_t kDefaultWindow = 1024;
 constexpr std::uint32_t kMinMtu = 50;           // ikcp_setmtu's lower bound
 constexpr std::uint32_t kMaxMtu = 65535;        // the transport's u16 inner length
 constexpr std::uint32_t kMaxInterval = 5000;    // ikcp_interval's upper bound
@@ -69,7 +68,8 @@ std::optional<std::uint32_t> bdp_window(std::uint32_t mtu, std::uint64_t target_
 Windows resolve_windows(const WindowInputs& in) {
   std::optional<std::uint32_t> bdp;
   if (in.target_bps && in.rtt_ms) bdp = bdp_window(in.mtu, *in.target_bps, *in.rtt_ms);
-  const std::uint32_t derived = bdp ? std::max(*bdp, kDefaultWindow) : kDefaultWindow;
+  const std::uint32_t base = in.default_window;
+  const std::uint32_t derived = bdp ? std::max(*bdp, base) : base;
   Windows w;
   w.snd_wnd = std::min(in.send_window.value_or(derived), kMaxWindow);
   w.rcv_wnd = std::clamp(in.recv_window.value_or(derived), kMinRecvWindow, kMaxWindow);

@@ -20,6 +20,20 @@ enum class RtoMode : std::uint8_t {
   reference,  // kcp-tokio 0.3.5: rto = srtt + 4*max(rttval, interval); back-off rto += rx_rto/2
 };
 
+// Which congestion controller limits and paces the sender (congestion.hpp).
+enum class Congestion : std::uint8_t {
+  none,  // the reference's nc = 1: send up to min(snd_wnd, rmt_wnd), unpaced
+  ikcp,  // ikcp 1.7's cwnd (nc = 0), unpaced
+  bbr,   // path model: paced at the measured delivery rate, in-flight cap ~2 BDP (bbr.hpp)
+};
+
+// How lost segments are found (docs/kcp.md "Loss recovery").
+enum class LossRecovery : std::uint8_t {
+  ikcp,  // fast resend after `resend` later ACKs (while xmit <= fast_limit), and the RTO
+  rack,  // time-based: lost when a segment sent later was acknowledged and the reordering
+         // window (min RTT / 4, widened on spurious resends) has passed; and the RTO
+};
+
 inline constexpr std::uint32_t kMaxWindow = 65535;  // the u16 `wnd` field
 inline constexpr std::uint32_t kMinRecvWindow = 128;  // IKCP_WND_RCV: ikcp's floor for rcv_wnd
 inline constexpr std::uint32_t kMaxFragments = 127;   // a message needs count < IKCP_WND_RCV
@@ -32,7 +46,11 @@ struct Config {
   std::uint32_t interval = 10;  // flush interval, ms (profile flush_interval_ms; NOT clamped to 10)
   std::uint32_t resend = 2;     // fast resend after this many out-of-order ACKs; 0 = off
   std::uint32_t fast_limit = 5; // fast resend only while xmit <= this; 0 = unlimited
-  bool nc = true;               // true: no congestion control (send limit min(snd_wnd, rmt_wnd))
+  Congestion congestion = Congestion::none;  // the reference: nc (no congestion window)
+  LossRecovery loss_recovery = LossRecovery::ikcp;
+  // The link's rate in segment bytes per second as the user knows it (0 = measure): BBR starts
+  // at it instead of searching and never paces above it.
+  std::uint64_t bandwidth_hint = 0;
   std::uint32_t snd_wnd = 1024; // segments
   std::uint32_t rcv_wnd = 1024; // segments, >= 128
   bool stream = true;           // stream mode (frg 0, boundaries lost) vs message mode
@@ -44,7 +62,8 @@ struct Config {
   // near 2^32 to prove the wrap-around; both peers must use the same value.
   std::uint32_t initial_sn = 0;
 
-  // The reference's parameters (PROTOCOL.md 6.3): nodelay 1, interval 10, resend 2, nc,
+  // The reference's parameters (PROTOCOL.md 6.3): nodelay 1, interval 10, resend 2, nc
+  // (Congestion::none, ikcp loss recovery),
   // stream mode, windows 1024, one segment per datagram. conv 0, mtu 1400 until the caller sets
   // them.
   static Config defaults() { return Config{}; }
@@ -60,6 +79,10 @@ struct Config {
   Result<void> validate() const;
 
   std::uint32_t mss() const { return mtu - 24; }
+  // True when flush() runs the paced sender (engine_paced.cpp) rather than ikcp's flush.
+  bool paced_sender() const {
+    return congestion == Congestion::bbr || loss_recovery == LossRecovery::rack;
+  }
 };
 
 // PROTOCOL.md 6.4: the window (segments) carrying target_bps over rtt_ms with the MSS of `mtu`:
@@ -74,7 +97,13 @@ struct WindowInputs {
   std::optional<std::uint32_t> send_window, recv_window;
   std::optional<std::uint64_t> target_bps, rtt_ms;
   std::optional<std::uint32_t> max_snd_queue;
+  // The window when nothing else sets it (the reference: 1024). A paced sender takes a larger
+  // one (kPacedDefaultWindow): its in-flight data is capped by the path model, and the window
+  // only bounds memory and how far past a hole the sender may go during loss recovery.
+  std::uint32_t default_window = 1024;
 };
+
+inline constexpr std::uint32_t kPacedDefaultWindow = 4096;
 
 struct Windows {
   std::uint32_t snd_wnd = 1024;
@@ -83,7 +112,8 @@ struct Windows {
   friend bool operator==(const Windows&, const Windows&) = default;
 };
 
-// PROTOCOL.md 6.4 window resolution: an explicit window wins, else max(bdp, 1024), else 1024;
+// PROTOCOL.md 6.4 window resolution: an explicit window wins, else max(bdp, default), else the
+// default (1024 unless WindowInputs::default_window says otherwise);
 // max_snd_queue defaults to the send window. Then clamped to what the u16 `wnd` field carries
 // (65535), and rcv_wnd raised to 128 as ikcp_wndsize and the reference do. Never fails; a
 // max_snd_queue of 0 is passed through for validate() to reject.

@@ -37,12 +37,13 @@ Engine::Engine(const Config& cfg)
       dead_link_(cfg.dead_link),
       fastresend_(cfg.resend),
       fastlimit_(cfg.fast_limit),
-      nocwnd_(cfg.nc),
       stream_(cfg.stream),
       max_snd_queue_(cfg.max_snd_queue),
+      cc_(make_controller(cfg)),
       snd_pool_(mss_),
       rcv_pool_(mss_) {
   acklist_.reserve(64);
+  if (cfg_.paced_sender()) rx_rto_ = detail::kPacedRtoInitial;
 }
 
 Engine::~Engine() {
@@ -76,7 +77,8 @@ std::size_t Engine::send_stream(ByteView data) {
       done = n;
     }
   }
-  while (done < data.size() && nsnd_que_ < max_snd_queue_) {
+  const std::uint32_t limit = send_queue_limit();
+  while (done < data.size() && nsnd_que_ < limit) {
     snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + 1);
     SndSeg& s = snd_[snd_nxt_ + nsnd_que_];
     const std::size_t n = std::min<std::size_t>(mss_, data.size() - done);
@@ -99,7 +101,7 @@ Result<std::size_t> Engine::send_message(ByteView data) {
                       "kcp: message of " + std::to_string(data.size()) + " bytes needs " +
                           std::to_string(count) + " fragments");
   }
-  if (nsnd_que_ + count > max_snd_queue_) return std::size_t{0};
+  if (nsnd_que_ + count > std::max<std::size_t>(send_queue_limit(), count)) return std::size_t{0};
   snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + count);
   std::size_t off = 0;
   for (std::size_t i = 0; i < count; ++i) {
@@ -118,8 +120,16 @@ Result<std::size_t> Engine::send_message(ByteView data) {
 }
 
 bool Engine::writable() const {
-  if (nsnd_que_ < max_snd_queue_) return true;
-  return stream_ && snd_[snd_nxt_ + nsnd_que_ - 1].len < mss_;
+  if (nsnd_que_ < send_queue_limit()) return true;
+  return stream_ && nsnd_que_ > 0 && snd_[snd_nxt_ + nsnd_que_ - 1].len < mss_;
+}
+
+std::uint32_t Engine::send_queue_limit() const {
+  const std::uint64_t rate = cc_->pacing_rate();
+  if (rate == 0) return max_snd_queue_;
+  constexpr std::uint64_t kQueueMs = 10, kMinQueue = 32;
+  const std::uint64_t want = std::max(kMinQueue, rate * kQueueMs / 1000 / mtu_);
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(want, max_snd_queue_));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,13 +231,24 @@ Errc Engine::input(ByteView datagram, Clock32 now) {
   const std::uint32_t prev_una = snd_una_;
   bool flag = false;
   std::uint32_t maxack = 0;
+  batch_ = AckEvent{};
+  batch_have_rs_ = false;
   for (std::size_t off = 0; datagram.size() - off >= kOverhead;) {
     (void)decode_segment(datagram.subspan(off), seg);
     process_segment(seg, flag, maxack);
     off += kOverhead + seg.header.len;
   }
   if (flag) parse_fastack(maxack);
-  if (time_diff(snd_una_, prev_una) > 0) grow_cwnd();
+  batch_.una_advanced = time_diff(snd_una_, prev_una) > 0;
+  if (cfg_.paced_sender()) {
+    finish_ack_batch();
+  } else if (batch_.una_advanced) {
+    // ikcp grows its cwnd once per input that advanced snd_una (IkcpCongestion).
+    batch_.now = current_;
+    batch_.rmt_wnd = rmt_wnd_;
+    batch_.mss = mss_;
+    cc_->on_ack(batch_);
+  }
   return Errc::ok;
 }
 
@@ -236,16 +257,24 @@ void Engine::process_segment(const SegmentView& seg, bool& flag, std::uint32_t& 
   ++stats_.in_segments;
   // PROTOCOL.md 6.5: kcp-tokio 0.3.5 sends ACKs with wnd 0 and una 0. Taking that window would
   // stall a one-way transfer until a window probe; taking that una means nothing either.
+  const bool ack_first = cfg_.paced_sender() && h.cmd == static_cast<std::uint8_t>(Cmd::ack);
   if (h.cmd == static_cast<std::uint8_t>(Cmd::ack) && h.wnd == 0 && h.una == 0) {
     ++stats_.in_zero_window_acks;
   } else {
     rmt_wnd_ = h.wnd;
-    parse_una(h.una);
+    // The paced sender takes the ACK's own segment first, so its echoed ts (which transmission
+    // arrived) is not lost to the cumulative una; ikcp's order otherwise.
+    if (!ack_first) parse_una(h.una);
   }
   switch (static_cast<Cmd>(h.cmd)) {
     case Cmd::ack:
-      if (time_diff(current_, h.ts) >= 0) update_ack(time_diff(current_, h.ts));
-      parse_ack(h.sn);
+      if (time_diff(current_, h.ts) >= 0) {
+        const std::int32_t rtt = time_diff(current_, h.ts);
+        update_ack(rtt);
+        if (batch_.min_rtt_sample < 0 || rtt < batch_.min_rtt_sample) batch_.min_rtt_sample = rtt;
+      }
+      parse_ack(h.sn, h.ts);
+      if (ack_first && !(h.wnd == 0 && h.una == 0)) parse_una(h.una);
       // ikcp also keeps the ts of maxack, used only with IKCP_FASTACK_CONSERVE (off in 1.7).
       if (!flag || time_diff(h.sn, maxack) > 0) maxack = h.sn;
       flag = true;
@@ -282,9 +311,12 @@ void Engine::update_ack(std::int32_t rtt) {
     if (rx_srtt_ < 1) rx_srtt_ = 1;
   }
   const std::int64_t iv = interval_;
-  const std::int64_t rto = cfg_.rto_mode == RtoMode::ikcp
-                               ? rx_srtt_ + std::max(iv, 4 * rx_rttval_)
-                               : rx_srtt_ + 4 * std::max(rx_rttval_, iv);
+  std::int64_t rto = cfg_.rto_mode == RtoMode::ikcp ? rx_srtt_ + std::max(iv, 4 * rx_rttval_)
+                                                    : rx_srtt_ + 4 * std::max(rx_rttval_, iv);
+  // The paced sender finds losses by RACK within about srtt + min_rtt/4; its timer is only the
+  // backstop for tail losses and must not fire while Startup's or a gain cycle's queue lifts
+  // the RTT: ikcp's value plus one interval, and at least 2 srtt.
+  if (cfg_.paced_sender()) rto = std::max(rto + iv, 2 * rx_srtt_);
   rx_rto_ = static_cast<std::uint32_t>(
       std::clamp<std::int64_t>(rto, rx_minrto_, detail::kRtoMax));
 }
@@ -300,10 +332,11 @@ void Engine::shrink_buf() {
   while (snd_una_ != snd_nxt_ && !snd_[snd_una_].live) ++snd_una_;
 }
 
-void Engine::parse_ack(std::uint32_t sn) {
+void Engine::parse_ack(std::uint32_t sn, std::uint32_t ts) {
   if (time_diff(sn, snd_una_) < 0 || time_diff(sn, snd_nxt_) >= 0) return;
   SndSeg& s = snd_[sn];
   if (!s.live) return;
+  if (cfg_.paced_sender()) on_delivered(s, true, ts);
   release_snd(s);
   if (sn == snd_una_) shrink_buf();
 }
@@ -312,9 +345,12 @@ void Engine::parse_una(std::uint32_t una) {
   // A cumulative ack outside (snd_una_, snd_nxt_] carries nothing new (or is bogus: a peer
   // cannot ack what was never sent); ikcp would drop the whole buffer on the latter.
   if (time_diff(una, snd_una_) <= 0 || time_diff(una, snd_nxt_) > 0) return;
+  const bool paced = cfg_.paced_sender();
   for (std::uint32_t sn = snd_una_; sn != una; ++sn) {
     SndSeg& s = snd_[sn];
-    if (s.live) release_snd(s);
+    if (!s.live) continue;
+    if (paced) on_delivered(s, false, 0);
+    release_snd(s);
   }
   snd_una_ = una;
   shrink_buf();
@@ -361,26 +397,6 @@ void Engine::move_rcv_buf_to_queue() {
   }
 }
 
-void Engine::grow_cwnd() {
-  if (cwnd_ >= rmt_wnd_) return;
-  const std::uint64_t mss = mss_;
-  if (cwnd_ < ssthresh_) {
-    ++cwnd_;
-    incr_ += mss;
-  } else {
-    if (incr_ < mss) incr_ = mss;
-    incr_ += (mss * mss) / incr_ + (mss / 16);
-    if ((std::uint64_t{cwnd_} + 1) * mss <= incr_) {
-      cwnd_ = static_cast<std::uint32_t>(std::min<std::uint64_t>((incr_ + mss - 1) / mss,
-                                                                 UINT32_MAX));
-    }
-  }
-  if (cwnd_ > rmt_wnd_) {
-    cwnd_ = rmt_wnd_;
-    incr_ = std::uint64_t{rmt_wnd_} * mss;
-  }
-}
-
 std::uint32_t Engine::wnd_unused() const {
   return nrcv_que_ < rcv_wnd_ ? rcv_wnd_ - nrcv_que_ : 0;
 }
@@ -414,7 +430,7 @@ Clock32 Engine::check(Clock32 now) const {
   if (time_diff(now, ts_flush) >= 0) return now;
   const std::int32_t tm_flush = time_diff(ts_flush, now);
   std::int32_t tm_packet = INT32_MAX;
-  if (nsnd_buf_ > 0) {
+  if (nsnd_buf_ > 0 && !cfg_.paced_sender()) {
     // min_resendts_ is a lower bound of every live segment's deadline (ikcp scans them all).
     const std::int32_t diff = time_diff(min_resendts_, now);
     if (diff <= 0) return now;
@@ -422,6 +438,15 @@ Clock32 Engine::check(Clock32 now) const {
   }
   std::uint32_t minimal = static_cast<std::uint32_t>(std::min(tm_packet, tm_flush));
   if (minimal >= interval_) minimal = interval_;
+  if (cfg_.paced_sender()) {
+    // Retransmission, reordering and pacing deadlines: flush() acts on them (update() waits
+    // for the tick), so a shell calls flush() when check() says now.
+    if (auto d = paced_deadline()) {
+      const std::int32_t diff = time_diff(*d, now);
+      if (diff <= 0) return now;
+      minimal = std::min(minimal, static_cast<std::uint32_t>(diff));
+    }
+  }
   return now + minimal;
 }
 

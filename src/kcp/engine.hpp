@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "core/time.hpp"
 #include "kcp/buffers.hpp"
 #include "kcp/config.hpp"
+#include "kcp/congestion.hpp"
 #include "kcp/errors.hpp"
 #include "kcp/segment.hpp"
 
@@ -30,6 +32,9 @@ inline constexpr std::uint32_t kAskTell = 2;          // IKCP_ASK_TELL: send WIN
 inline constexpr std::uint32_t kRtoNoDelay = 30;      // IKCP_RTO_NDL
 inline constexpr std::uint32_t kRtoMin = 100;         // IKCP_RTO_MIN
 inline constexpr std::uint32_t kRtoDefault = 200;     // IKCP_RTO_DEF
+// The paced sender's RTO before the first RTT sample (RFC 6298's 1 s): a 200 ms first guess
+// resends the whole initial window on every path slower than that.
+inline constexpr std::uint32_t kPacedRtoInitial = 1000;
 inline constexpr std::uint32_t kRtoMax = 60000;       // IKCP_RTO_MAX
 inline constexpr std::uint32_t kThreshInit = 2;       // IKCP_THRESH_INIT
 inline constexpr std::uint32_t kThreshMin = 2;        // IKCP_THRESH_MIN
@@ -59,6 +64,11 @@ struct Stats {
   std::uint64_t wins_sent = 0;
   std::uint64_t bytes_sent = 0;      // application bytes accepted by send()
   std::uint64_t bytes_received = 0;  // application bytes returned by recv()
+  // Paced sender (Config::paced_sender()) only:
+  std::uint64_t rack_losses = 0;       // segments declared lost by RACK (or ikcp's fast rule)
+  std::uint64_t timeout_losses = 0;    // segments declared lost by the retransmission timer
+  std::uint64_t spurious_retransmits = 0;  // an ACK echoed an earlier transmission's ts
+  std::uint64_t pacing_waits = 0;      // flushes that stopped on the pacing budget
 };
 
 class Engine {
@@ -149,7 +159,14 @@ class Engine {
   std::uint32_t snd_nxt() const { return snd_nxt_; }
   std::uint32_t rcv_nxt() const { return rcv_nxt_; }
   std::uint32_t rmt_wnd() const { return rmt_wnd_; }
-  std::uint32_t cwnd() const { return cwnd_; }
+  std::uint32_t cwnd() const { return cc_->cwnd_segments(); }
+  const CongestionController& congestion() const { return *cc_; }
+  std::uint64_t inflight_bytes() const { return inflight_bytes_; }  // paced sender only
+  std::uint64_t delivered_bytes() const { return delivered_; }      // paced sender only
+  // Segments send() may still queue: max_snd_queue, or with a pacing controller about 10 ms
+  // of the pacing rate (at least 32): a short queue keeps a new stream's first bytes from
+  // waiting behind seconds of bulk data, the multiplexer holds the rest.
+  std::uint32_t send_queue_limit() const;
   std::uint32_t rx_rto() const { return rx_rto_; }
   std::int64_t rx_srtt() const { return rx_srtt_; }
   std::int64_t rx_rttval() const { return rx_rttval_; }
@@ -169,6 +186,14 @@ class Engine {
     std::uint32_t ts = 0, resendts = 0, rto = 0, fastack = 0, xmit = 0;
     std::uint8_t frg = 0;
     bool live = false;
+    // paced sender: delivery-rate and RACK state of the latest transmission
+    bool in_flight = false;     // counted in inflight_bytes_
+    bool lost = false;          // declared lost, waiting for its retransmission
+    bool lost_by_timeout = false;
+    bool tx_app_limited = false;
+    std::uint64_t tx_order = 0;       // position among all transmissions
+    std::uint64_t tx_delivered = 0;   // delivered_ when sent
+    std::uint32_t tx_delivered_ts = 0, tx_first_sent_ts = 0;
   };
   // One slot of the receive ring: sn in [rcv_nxt_ - nrcv_que_, rcv_nxt_) is rcv_queue (all
   // present), sn in [rcv_nxt_, rcv_nxt_ + rcv_wnd_) is rcv_buf (present where received).
@@ -189,12 +214,11 @@ class Engine {
   void process_segment(const SegmentView& seg, bool& flag, std::uint32_t& maxack);
   void update_ack(std::int32_t rtt);
   void shrink_buf();
-  void parse_ack(std::uint32_t sn);
+  void parse_ack(std::uint32_t sn, std::uint32_t ts);
   void parse_una(std::uint32_t una);
   void parse_fastack(std::uint32_t sn);
   void parse_data(const SegmentHeader& h, ByteView data);
   void move_rcv_buf_to_queue();
-  void grow_cwnd();
   std::uint32_t wnd_unused() const;
   void flush_body();
   void flush_data(std::uint16_t wnd, std::uint32_t first_new, std::uint32_t old_live,
@@ -202,31 +226,65 @@ class Engine {
   void emit_segment(const SegmentHeader& h, const std::uint8_t* data);
   void note_resend(std::uint32_t resendts, bool& have_min);
   void release_snd(SndSeg& s);
+  // paced sender (engine_paced.cpp)
+  void on_delivered(SndSeg& s, bool ts_known, std::uint32_t echoed_ts);
+  void finish_ack_batch();
+  void detect_losses();
+  void mark_lost(SndSeg& s, bool timeout);
+  void flush_paced(std::uint16_t wnd);
+  bool pace_allows(std::uint32_t bytes);
+  void transmit(std::uint32_t sn, SndSeg& s);
+  std::optional<Clock32> paced_deadline() const;
 
   Config cfg_;
   // ikcp fields
   std::uint32_t conv_, mtu_, mss_;
   std::int32_t state_ = 0;
   std::uint32_t snd_una_, snd_nxt_, rcv_nxt_;
-  std::uint32_t ssthresh_ = detail::kThreshInit;
   std::int64_t rx_rttval_ = 0, rx_srtt_ = 0;   // 64-bit: hostile ts cannot overflow them
   std::uint32_t rx_rto_ = detail::kRtoDefault, rx_minrto_;
-  std::uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_ = detail::kInitialRmtWnd, cwnd_ = 0, probe_ = 0;
+  std::uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_ = detail::kInitialRmtWnd, probe_ = 0;
   std::uint32_t current_ = 0, interval_, ts_flush_;
   std::uint32_t nrcv_buf_ = 0, nsnd_buf_ = 0, nrcv_que_ = 0, nsnd_que_ = 0;
   std::uint32_t nodelay_;
   bool updated_ = false;
   std::uint32_t ts_probe_ = 0, probe_wait_ = 0;
   std::uint32_t dead_link_;
-  std::uint64_t incr_ = 0;
   std::vector<Ack> acklist_;
   std::uint32_t fastresend_, fastlimit_;
-  bool nocwnd_, stream_;
+  bool stream_;
   // our own
   std::uint32_t max_snd_queue_;
   std::uint32_t rcv_offset_ = 0;      // bytes of the first rcv_queue segment already read
   std::uint32_t min_resendts_ = 0;    // lower bound of live segments' resendts (nsnd_buf_ > 0)
   bool fastack_pending_ = false;      // a live segment may be due for fast resend
+  std::unique_ptr<CongestionController> cc_;
+  // paced sender: delivery rate (the delivery rate estimation draft), RACK, pacing budget
+  std::uint64_t delivered_ = 0;
+  Clock32 delivered_ts_ = 0, first_sent_ts_ = 0;
+  std::uint64_t app_limited_until_ = 0;  // samples before this delivered count are app-limited
+  std::uint64_t tx_counter_ = 0;
+  std::uint64_t inflight_bytes_ = 0;
+  std::uint32_t lost_pending_ = 0;       // segments marked lost, not yet retransmitted
+  std::uint64_t rack_tx_order_ = 0;      // latest transmission known delivered
+  std::int32_t rack_rtt_ = 0;            // its RTT
+  bool rack_dirty_ = false;              // rack_tx_order_ moved since the last detection
+  bool rack_timer_ = false;
+  Clock32 rack_deadline_ = 0;
+  std::int32_t min_rtt_ = -1;            // smallest RTT sample (RACK's reordering window)
+  std::uint32_t reo_mult_ = 1;           // reordering window in quarters of min_rtt_
+  Clock32 last_spurious_ts_ = 0;
+  std::int64_t tokens_ = 0;              // pacing budget, bytes (may dip one segment below 0)
+  Clock32 pace_ts_ = 0;
+  bool pace_started_ = false;
+  bool pace_blocked_ = false;            // something is waiting for the budget
+  Clock32 next_send_ts_ = 0;
+  AckEvent batch_{};                     // what the current input() acknowledged
+  bool batch_have_rs_ = false;
+  std::uint64_t batch_rs_delivered_ = 0;
+  Clock32 batch_rs_ts_ = 0;
+  std::int32_t batch_rs_send_elapsed_ = 0;
+  bool batch_rs_app_limited_ = false;
   detail::SnRing<SndSeg> snd_;
   detail::SnRing<RcvSeg> rcv_;
   detail::BlockPool snd_pool_;

@@ -83,9 +83,14 @@ void Engine::flush_body() {
   }
   probe_ = 0;
 
-  // Window: min(snd_wnd, rmt_wnd), and cwnd unless congestion control is off (nc).
-  std::uint32_t cwnd = std::min(snd_wnd_, rmt_wnd_);
-  if (!nocwnd_) cwnd = std::min(cwnd_, cwnd);
+  if (cfg_.paced_sender()) {
+    flush_paced(wnd);
+    cc_->on_flush_end();
+    return;
+  }
+
+  // Window: min(snd_wnd, rmt_wnd), and the controller's (ikcp's cwnd; none with nc).
+  const std::uint32_t cwnd = std::min({snd_wnd_, rmt_wnd_, cc_->sequence_window()});
 
   // Move data from snd_queue to snd_buf: in the ring that is just advancing snd_nxt_.
   const std::uint32_t first_new = snd_nxt_;
@@ -108,23 +113,21 @@ void Engine::flush_body() {
     ++stats_.out_datagrams;
   }
 
-  // Congestion state (only read when nc is off, but kept as ikcp keeps it).
-  const std::uint32_t resent = fastresend_ > 0 ? fastresend_ : UINT32_MAX;
+  // ikcp's reaction: fast resend (change) first, then timeout (lost), as ikcp_flush orders it.
+  LossEvent e;
+  e.now = current_;
+  e.mss = mss_;
+  e.inflight_segments = snd_nxt_ - snd_una_;
+  e.window_used = cwnd;
   if (change != 0) {
-    const std::uint32_t inflight = snd_nxt_ - snd_una_;
-    ssthresh_ = std::max(inflight / 2, detail::kThreshMin);
-    cwnd_ = ssthresh_ + resent;
-    incr_ = std::uint64_t{cwnd_} * mss_;
+    e.lost_segments = change;
+    cc_->on_loss(e);
   }
   if (lost) {
-    ssthresh_ = std::max(cwnd / 2, detail::kThreshMin);
-    cwnd_ = 1;
-    incr_ = mss_;
+    e.timeout = true;
+    cc_->on_loss(e);
   }
-  if (cwnd_ < 1) {
-    cwnd_ = 1;
-    incr_ = mss_;
-  }
+  cc_->on_flush_end();
 }
 
 // Sends what is due in snd_buf: retransmissions (timeout or fast resend) among the segments

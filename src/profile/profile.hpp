@@ -34,6 +34,12 @@ struct KcpSection {
   // (negotiated per session; Rust peers are never sent packed datagrams). false = never pack,
   // exactly the reference's one segment per datagram. JSON only (not in the CBOR form).
   bool pack_segments = true;
+  // Extensions (docs/kcp.md "Paced sender"), sender side only, so they work towards any peer:
+  // "bbr" | "ikcp" | "none" (none = the reference's nc), "rack" | "ikcp", and the link rate a
+  // user knows (Mbit/s on the wire; null = measure). JSON only.
+  std::string congestion = "bbr";
+  std::string loss_recovery = "rack";
+  std::optional<double> bandwidth_mbps;
   friend bool operator==(const KcpSection&, const KcpSection&) = default;
 };
 

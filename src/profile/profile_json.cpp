@@ -1,5 +1,6 @@
 // Profile JSON: parsing (2.1 rules), file loading and serialisation.
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include "profile/json_reader.hpp"
@@ -24,6 +25,23 @@ const json* object_member(ObjectReader& r, const char* key, bool nullable) {
   return v;
 }
 
+// A string member that must be one of `allowed`; the error lists them.
+void read_choice(ObjectReader& r, const char* key, std::initializer_list<const char*> allowed,
+                 std::string& out) {
+  const json* v = r.find(key);
+  if (!v) return;
+  std::string list;
+  for (const char* a : allowed) {
+    if (v->is_string() && v->get_ref<const std::string&>() == a) {
+      out = a;
+      return;
+    }
+    list += list.empty() ? "" : ", ";
+    list += std::string("\"") + a + "\"";
+  }
+  r.fail(key, *v, "must be one of " + list, v->is_string() ? Errc::invalid_value : Errc::invalid_type);
+}
+
 void read_kcp(const json& obj, KcpSection& k, ObjectReader& parent, std::vector<std::string>& warnings) {
   ObjectReader r(obj, "kcp.");
   r.read_int("max_packet_size", k.max_packet_size);
@@ -38,6 +56,16 @@ void read_kcp(const json& obj, KcpSection& k, ObjectReader& parent, std::vector<
   r.read_int("max_snd_queue", k.max_snd_queue);
   r.read_int("flush_interval_ms", k.flush_interval_ms);
   r.read_bool("pack_segments", k.pack_segments);
+  read_choice(r, "congestion", {"bbr", "ikcp", "none"}, k.congestion);
+  read_choice(r, "loss_recovery", {"rack", "ikcp"}, k.loss_recovery);
+  if (const json* v = r.find("bandwidth_mbps"); v && !v->is_null()) {
+    if (!v->is_number() || !(v->get<double>() > 0) || v->get<double>() > 1e6) {
+      r.fail("bandwidth_mbps", *v, "must be a number of Mbit/s above 0 and at most 1000000",
+             Errc::invalid_value);
+    } else {
+      k.bandwidth_mbps = v->get<double>();
+    }
+  }
   if (!r.ok()) return parent.fail_message(r.error());
   r.unknown_keys(warnings);
 }
@@ -190,6 +218,11 @@ std::string to_json(const Profile& p) {
                        {"max_snd_queue", opt(k->max_snd_queue)},
                        {"flush_interval_ms", k->flush_interval_ms}};
     if (!k->pack_segments) out["kcp"]["pack_segments"] = false;  // extension, only when off
+    // Extensions, written only when they differ from the defaults.
+    const KcpSection d;
+    if (k->congestion != d.congestion) out["kcp"]["congestion"] = k->congestion;
+    if (k->loss_recovery != d.loss_recovery) out["kcp"]["loss_recovery"] = k->loss_recovery;
+    if (k->bandwidth_mbps) out["kcp"]["bandwidth_mbps"] = *k->bandwidth_mbps;
   }
   out["transport_padding"] = nullptr;
   if (const auto& t = p.transport_padding) {

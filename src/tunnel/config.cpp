@@ -67,9 +67,23 @@ Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role
   win.target_bps = k.target_bps;
   win.rtt_ms = k.rtt_ms;
   win.max_snd_queue = k.max_snd_queue;
+  const bool paced = k.congestion == "bbr" || k.loss_recovery == "rack";
+  if (paced) win.default_window = kcp::kPacedDefaultWindow;
   const kcp::Windows w = kcp::resolve_windows(win);
   c.kcp = kcp::Config::reference(0, c.sizes.kcp_mtu, std::max<std::uint32_t>(1, k.flush_interval_ms),
                                  w.snd_wnd, w.rcv_wnd, w.max_snd_queue);
+  c.kcp.congestion = k.congestion == "bbr"    ? kcp::Congestion::bbr
+                     : k.congestion == "ikcp" ? kcp::Congestion::ikcp
+                                              : kcp::Congestion::none;
+  c.kcp.loss_recovery = k.loss_recovery == "rack" ? kcp::LossRecovery::rack : kcp::LossRecovery::ikcp;
+  if (k.bandwidth_mbps) {
+    // Mbit/s on the wire -> KCP segment bytes/s: a full datagram carries kcp_mtu segment bytes
+    // in max_datagram UDP payload bytes plus 28 bytes of IPv4 and UDP headers.
+    const double wire = *k.bandwidth_mbps * 1e6 / 8;
+    const double share = static_cast<double>(c.sizes.kcp_mtu) /
+                         static_cast<double>(c.sizes.max_datagram + 28);
+    c.kcp.bandwidth_hint = static_cast<std::uint64_t>(wire * share);
+  }
 
   const profile::SessionTiming t = profile::session_timing(p);
   c.mux = role == mux::Role::Client ? mux::Config::defaults() : mux::Config::server_defaults();

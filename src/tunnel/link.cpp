@@ -280,7 +280,10 @@ void Link::handle_timeout(TimeMs now) {
   if (auto m = mux_.next_timeout(now_); m && *m <= now_) mux_.handle_timeout(now_);
   const Clock32 c = clock32(now_);
   if ((kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0) && time_diff(kcp_.check(c), c) <= 0) {
+    // update() flushes on the interval tick; a retransmission, reordering or pacing deadline
+    // between ticks needs flush(), or check() would keep saying "now" until the tick (a spin).
     kcp_.update(c);
+    if (time_diff(kcp_.check(c), c) <= 0) kcp_.flush(c);
     collect_output();
   }
   flush(now_);

@@ -343,7 +343,7 @@ TEST(KcpSim, CongestionControlAvoidsQueueDrops) {
   // window overruns it; ikcp's cwnd starts at 1 and grows by about one segment per batch of
   // ACKs that advances una, staying below the BDP (454 segments) over this transfer.
   kcp::Config c = reference_config();
-  c.nc = false;
+  c.congestion = kcp::Congestion::ikcp;
   LinkParams p = path(0);
   p.rate_bytes_per_sec = 12'500'000;
   p.queue_bytes = 256 * 1024;

@@ -15,7 +15,8 @@ TEST(Config, DefaultsAreTheReferenceParameters) {
   EXPECT_EQ(c.interval, 10u);
   EXPECT_EQ(c.resend, 2u);
   EXPECT_EQ(c.fast_limit, 5u);
-  EXPECT_TRUE(c.nc);
+  EXPECT_EQ(c.congestion, Congestion::none);
+  EXPECT_EQ(c.loss_recovery, LossRecovery::ikcp);
   EXPECT_TRUE(c.stream);
   EXPECT_EQ(c.snd_wnd, 1024u);
   EXPECT_EQ(c.rcv_wnd, 1024u);

@@ -451,7 +451,7 @@ TEST(Engine, DrainingAFullQueueSendsWins) {
 
 TEST(Engine, CongestionWindowLimitsSendingWhenEnabled) {
   Config c = base();
-  c.nc = false;
+  c.congestion = kcp::Congestion::ikcp;
   Engine e(c);
   ASSERT_EQ(*e.send(Bytes(20 * e.mss(), 1)), 20 * e.mss());
   e.update(0);
@@ -526,7 +526,8 @@ TEST(Engine, SeededLossyExchangesDeliverExactly) {
     c.output = rng.uniform(0, 1) ? OutputMode::batched : OutputMode::one_segment_per_datagram;
     c.snd_wnd = static_cast<std::uint32_t>(rng.uniform(1, 300));
     c.rcv_wnd = static_cast<std::uint32_t>(rng.uniform(128, 300));
-    c.nc = rng.uniform(0, 1) == 0;
+    c.congestion = static_cast<Congestion>(rng.uniform(0, 2));
+    c.loss_recovery = rng.uniform(0, 1) ? LossRecovery::rack : LossRecovery::ikcp;
     Engine a(c), b(c);
     Bytes data(rng.uniform(1, 300'000));
     rng.fill(data);

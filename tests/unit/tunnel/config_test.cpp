@@ -39,7 +39,8 @@ TEST(TunnelConfig, ClientFromExampleProfile) {
   EXPECT_EQ(c->link.kcp.conv, 0u);
   EXPECT_EQ(c->link.kcp.nodelay, 1u);
   EXPECT_EQ(c->link.kcp.resend, 2u);
-  EXPECT_TRUE(c->link.kcp.nc);
+  EXPECT_EQ(c->link.kcp.congestion, kcp::Congestion::bbr);
+  EXPECT_EQ(c->link.kcp.loss_recovery, kcp::LossRecovery::rack);
   EXPECT_EQ(c->link.kcp.output, kcp::OutputMode::one_segment_per_datagram);
   EXPECT_TRUE(c->link.padding.enabled);
   EXPECT_EQ(c->link.padding.pad_burst_max, 104u);

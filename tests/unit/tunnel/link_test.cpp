@@ -201,6 +201,55 @@ TEST(Link, LivenessDetectsSilentPeer) {
   EXPECT_EQ(p.a.handle_transport(Bytes{0, 0}, p.now()), InputResult::dead);
 }
 
+// A retransmission deadline that falls between two flush ticks must be acted on when it comes:
+// after handle_timeout(t), next_timeout() is later than t, so a shell that sleeps until
+// next_timeout() never wakes twice for the same millisecond (no spin). Counts the wake-ups of
+// a link whose every datagram is lost, for ikcp's sender and the paced one, and checks the
+// retransmissions really happened.
+TEST(Link, TimerNeverSpinsOnRetransmissionDeadlines) {
+  for (const bool paced : {false, true}) {
+    SCOPED_TRACE(paced ? "paced sender" : "ikcp sender");
+    LinkConfig cc = test::link_config(mux::Role::Client);
+    cc.liveness.enabled = false;
+    cc.kcp.interval = 50;  // long ticks: RTO deadlines fall between them
+    if (paced) {
+      cc.kcp.congestion = kcp::Congestion::bbr;
+      cc.kcp.loss_recovery = kcp::LossRecovery::rack;
+    }
+    LinkPair p(cc, test::link_config(mux::Role::Server), test::wire_obf_config(), clean(7),
+               clean(7), 11);
+    auto id = p.a.mux().open_stream(0);
+    ASSERT_TRUE(id);
+    ASSERT_TRUE(p.a.mux().write(*id, as_bytes("answer me"), 0));
+    // One exchange so the RTO comes from a measured RTT (not a multiple of the interval).
+    for (int i = 0; i < 50 && p.a.kcp().rx_srtt() == 0; ++i) p.step([](LinkPair&) {});
+    ASSERT_GT(p.a.kcp().rx_srtt(), 0);
+    p.net.params(sim::Side::a).down = true;
+    ASSERT_TRUE(p.a.mux().write(*id, as_bytes("lost"), p.now()));
+    TimeMs t = p.now();
+    p.a.flush(t);
+    p.a.consume_transmit(p.a.transmit_count());
+    std::uint64_t wakeups = 0, repeats = 0;
+    const TimeMs end = t + 5'000;
+    while (t < end) {
+      const auto next = p.a.next_timeout();
+      ASSERT_TRUE(next);
+      t = std::max(*next, t);
+      p.a.handle_timeout(t);
+      p.a.consume_transmit(p.a.transmit_count());
+      const auto after = p.a.next_timeout();
+      if (after && *after <= t) ++repeats;  // would wake again for the same millisecond
+      ASSERT_LT(++wakeups, 10'000u) << "bounded";
+    }
+    EXPECT_EQ(repeats, 0u) << "next_timeout() returned a time already handled";
+    const auto& st = p.a.kcp().stats();
+    EXPECT_GE(st.retransmits, 3u) << "the timer retransmitted";
+    // 5 s at one flush tick per 50 ms is 100 ticks; deadlines add at most one wake-up per
+    // retransmission.
+    EXPECT_LE(wakeups, 100u + st.retransmits + 2);
+  }
+}
+
 TEST(Link, KcpDeadLinkWithoutLiveness) {
   LinkConfig cc = test::link_config(mux::Role::Client);
   cc.liveness.enabled = false;

@@ -1,0 +1,213 @@
+#include "kcp/bbr.hpp"
+
+#include <algorithm>
+
+namespace paniq::kcp {
+namespace {
+
+// The queueing delay that counts as "a queue": 1/8 of the minimum RTT, 4..16 ms (HyStart++'s
+// bounds; 4 ms is above the 1 ms clock grain plus ACK scheduling noise).
+std::int32_t queue_threshold(std::int32_t min_rtt) {
+  return std::clamp<std::int32_t>(min_rtt / 8, 4, 16);
+}
+
+}  // namespace
+
+Bbr::Bbr(const BbrParams& p)
+    : p_(p), cwnd_bytes_(std::uint64_t{p.initial_window} * p.mtu) {
+  if (p_.bandwidth_hint > 0) {
+    // The user told us the rate: no search, start cruising at it.
+    mode_ = Mode::probe_bw;
+    pacing_gain_ = 1;
+    cwnd_gain_ = kCwndGain;
+  }
+  set_rate_and_window();
+}
+
+std::uint64_t Bbr::max_bandwidth() const {
+  return *std::max_element(bw_rounds_.begin(), bw_rounds_.end());
+}
+
+std::uint64_t Bbr::bandwidth() const {
+  const std::uint64_t measured = max_bandwidth();
+  if (measured == 0) return p_.bandwidth_hint;
+  // Loss compensation only once the search is over: in Startup losses are overshoot.
+  const double p = mode_ == Mode::probe_bw ? std::min(loss_share_, kMaxLossCompensation) : 0.0;
+  auto bw = static_cast<std::uint64_t>(static_cast<double>(measured) / (1.0 - p));
+  if (p_.bandwidth_hint > 0) bw = std::min(bw, p_.bandwidth_hint);
+  return bw;
+}
+
+std::uint64_t Bbr::bdp(double gain) const {
+  const std::uint64_t bw = bandwidth();
+  const std::int32_t rtt = std::max(min_rtt_, 0);
+  return static_cast<std::uint64_t>(gain * static_cast<double>(bw) *
+                                    static_cast<double>(rtt + kClockGrainMs) / 1000.0);
+}
+
+void Bbr::on_sent(Clock32, std::uint32_t, std::uint64_t inflight_bytes) {
+  inflight_ = inflight_bytes;
+}
+
+void Bbr::update_min_rtt(Clock32 now, std::int32_t rtt) {
+  if (!have_bucket_) {
+    have_bucket_ = true;
+    bucket_start_ = now;
+  } else if (time_diff(now, bucket_start_) >= static_cast<std::int32_t>(kMinRttBucketMs)) {
+    bucket_min_[1] = bucket_min_[0];
+    bucket_min_[0] = -1;
+    bucket_start_ = now;
+  }
+  if (bucket_min_[0] < 0 || rtt < bucket_min_[0]) bucket_min_[0] = rtt;
+  min_rtt_ = bucket_min_[0];
+  if (bucket_min_[1] >= 0 && bucket_min_[1] < min_rtt_) min_rtt_ = bucket_min_[1];
+}
+
+void Bbr::on_ack(const AckEvent& e) {
+  inflight_ = e.inflight_bytes;
+  if (e.min_rtt_sample >= 0) {
+    update_min_rtt(e.now, e.min_rtt_sample);
+    if (round_min_rtt_ < 0 || e.min_rtt_sample < round_min_rtt_) round_min_rtt_ = e.min_rtt_sample;
+  }
+  if (e.min_rtt_sample >= 0 && min_rtt_ >= 0) {
+    const std::int64_t limit = min_rtt_ + queue_threshold(min_rtt_) + 2 * e.rttvar;
+    if (e.min_rtt_sample > limit) {
+      if (queue_run_++ == 0) queue_run_start_ = e.now;
+    } else {
+      queue_run_ = 0;
+    }
+    queue_now_ = queue_run_ >= kQueueRun &&
+                 time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(4, min_rtt_ / 4);
+  }
+  round_lost_ -= std::min(round_lost_, e.spurious_bytes);
+  if (e.acked_segments > 0 && e.rate.prior_delivered >= next_round_delivered_) start_round(e);
+
+  const RateSample& r = e.rate;
+  if (r.interval_ms > 0 && (min_rtt_ < 0 || r.interval_ms >= static_cast<std::uint32_t>(min_rtt_))) {
+    const std::uint64_t bw = r.delivered * 1000 / r.interval_ms;
+    std::uint64_t& slot = bw_rounds_[round_count_ % kBwRounds];
+    // An application-limited sample only counts when it shows more than we knew.
+    if (!r.app_limited || bw >= max_bandwidth()) slot = std::max(slot, bw);
+  }
+
+  switch (mode_) {
+    case Mode::startup:
+      if (queue_now_) enter_drain();
+      break;
+    case Mode::drain:
+      if (inflight_ <= bdp(1.0)) {
+        mode_ = Mode::probe_bw;
+        cycle_index_ = 2;
+        cycle_start_ = e.now;
+        cycle_lost_ = false;
+        pacing_gain_ = kCycle[cycle_index_];
+        cwnd_gain_ = kCwndGain;
+      }
+      break;
+    case Mode::probe_bw:
+      advance_cycle(e);
+      break;
+  }
+  set_rate_and_window();
+}
+
+void Bbr::start_round(const AckEvent& e) {
+  next_round_delivered_ = e.delivered;
+  // The loss share of the round that ended, if it ran without a queue.
+  const std::uint64_t delivered = e.delivered - round_delivered_start_;
+  if (round_in_probe_ && delivered + round_lost_ > 0 && min_rtt_ >= 0 && round_min_rtt_ >= 0) {
+    const bool queue = queue_now_ || round_min_rtt_ > min_rtt_ + queue_threshold(min_rtt_);
+    const double sample =
+        static_cast<double>(round_lost_) / static_cast<double>(delivered + round_lost_);
+    if (!queue) {
+      loss_share_ = 0.75 * loss_share_ + 0.25 * sample;
+    } else {
+      loss_share_ *= 0.5;  // losses with a standing queue are congestion: no compensation
+    }
+  }
+  if (mode_ == Mode::startup) check_startup_done();
+  round_lost_ = 0;
+  round_delivered_start_ = e.delivered;
+  round_min_rtt_ = -1;
+  round_in_probe_ = mode_ == Mode::probe_bw;
+  ++round_count_;
+  bw_rounds_[round_count_ % kBwRounds] = 0;
+}
+
+void Bbr::check_startup_done() {
+  const std::uint64_t bw = max_bandwidth();
+  if (bw == 0) return;
+  if (bw >= full_bw_ + full_bw_ / 4) {
+    full_bw_ = bw;
+    full_bw_rounds_ = 0;
+  } else {
+    ++full_bw_rounds_;
+  }
+  if (full_bw_rounds_ >= 3) enter_drain();
+}
+
+void Bbr::enter_drain() {
+  mode_ = Mode::drain;
+  pacing_gain_ = 1.0 / kStartupGain;
+  cwnd_gain_ = kStartupGain;
+}
+
+void Bbr::advance_cycle(const AckEvent& e) {
+  const double gain = kCycle[cycle_index_];
+  const bool elapsed =
+      time_diff(e.now, cycle_start_) > std::max<std::int32_t>(min_rtt_, 1);
+  bool next = elapsed;
+  if (gain > 1) {
+    next = elapsed && (cycle_lost_ || inflight_ >= bdp(gain));
+  } else if (gain < 1) {
+    next = elapsed || inflight_ <= bdp(1.0);
+  }
+  // The probe's samples arrive while the 0.75 phase runs: judge it when that phase ends.
+  if (next && gain < 1 && probe_start_bw_ > 0 &&
+      static_cast<double>(max_bandwidth()) >= kRestartGrowth * static_cast<double>(probe_start_bw_)) {
+    // The probe found a lot more: the pipe was not full. Search again.
+    mode_ = Mode::startup;
+    full_bw_ = 0;
+    full_bw_rounds_ = 0;
+    pacing_gain_ = cwnd_gain_ = kStartupGain;
+    return;
+  }
+  if (next) {
+    cycle_index_ = (cycle_index_ + 1) % kCycle.size();
+    if (kCycle[cycle_index_] > 1) probe_start_bw_ = max_bandwidth();
+    cycle_start_ = e.now;
+    cycle_lost_ = false;
+  }
+  pacing_gain_ = kCycle[cycle_index_];
+  cwnd_gain_ = kCwndGain;
+}
+
+void Bbr::on_loss(const LossEvent& e) {
+  round_lost_ += e.lost_bytes;
+  cycle_lost_ = true;
+}
+
+void Bbr::set_rate_and_window() {
+  std::uint64_t bw = bandwidth();
+  if (bw == 0 && min_rtt_ > 0) {
+    // No delivery sample yet: the initial window per round trip.
+    bw = std::uint64_t{p_.initial_window} * p_.mtu * 1000 / static_cast<std::uint64_t>(min_rtt_);
+  }
+  if (bw == 0) {
+    pacing_rate_ = 0;  // nothing known: the initial window goes unpaced
+    cwnd_bytes_ = std::uint64_t{p_.initial_window} * p_.mtu;
+    return;
+  }
+  pacing_rate_ = static_cast<std::uint64_t>(pacing_gain_ * static_cast<double>(bw));
+  if (p_.bandwidth_hint > 0) pacing_rate_ = std::min(pacing_rate_, p_.bandwidth_hint);
+  pacing_rate_ = std::max<std::uint64_t>(pacing_rate_, p_.mtu);  // at least a segment a second
+  std::uint64_t cwnd = bdp(cwnd_gain_);
+  cwnd = std::max<std::uint64_t>(cwnd, 4ull * p_.mtu);
+  if (mode_ == Mode::startup) {
+    cwnd = std::max<std::uint64_t>(cwnd, std::uint64_t{p_.initial_window} * p_.mtu);
+  }
+  if (p_.max_inflight > 0) cwnd = std::min(cwnd, p_.max_inflight);
+  cwnd_bytes_ = cwnd;
+}
+
+}  // namespace paniq::kcp

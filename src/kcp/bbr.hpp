@@ -1,0 +1,117 @@
+// A path model in the manner of BBR (Cardwell et al., "BBR: Congestion-Based Congestion
+// Control", and the IETF draft's state machine), sized for KCP over censored long-haul links.
+// docs/kcp.md "Congestion control" derives each constant; in short:
+//   * bandwidth = the largest delivery rate sampled over the last 10 rounds; min RTT = the
+//     smallest RTT seen over the last 10 s (two 5 s buckets: no ProbeRTT stall, because pacing
+//     drains the queue every gain cycle and refreshes the minimum);
+//   * pacing rate = gain x bandwidth, in-flight cap = 2 x bandwidth x (min RTT + 2 ms clock
+//     grain) — no window-sized bursts, no standing queue;
+//   * Startup doubles the rate per round until the bandwidth stops growing (3 rounds under
+//     +25 %) or a queue shows: kQueueRun ACK batches in a row whose RTT is above the minimum by
+//     1/8 of it (4..16 ms) plus twice the RTT deviation, for a quarter of the min RTT (jitter is not
+//     a queue). Checked on every
+//     ACK, not once a round: on a shallow buffer the round in which the rate crossed the
+//     bottleneck already overflows it;
+//     Drain empties the queue it built; ProbeBW cycles 1.25, 0.75, then six rounds at 1;
+//   * random loss is not congestion: the estimate is divided by (1 - p), p being the loss share
+//     of rounds whose smallest RTT shows no queue (capped at kMaxLossCompensation, so a policer
+//     is overshot by at most 1/(1 - cap)); losses while a queue stands do not count.
+// Pure: time comes with every event; nothing random.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "kcp/congestion.hpp"
+
+namespace paniq::kcp {
+
+struct BbrParams {
+  std::uint32_t mtu = 1400;                 // bytes of a full segment (header included)
+  std::uint64_t bandwidth_hint = 0;         // bytes/s the user says the link carries; 0 = none
+  std::uint32_t initial_window = 32;        // segments before the first RTT sample
+  std::uint64_t max_inflight = 0;           // memory cap in bytes (0 = none)
+};
+
+class Bbr final : public CongestionController {
+ public:
+  enum class Mode : std::uint8_t { startup, drain, probe_bw };
+
+  static constexpr double kStartupGain = 2.0;  // 2/ln 2: doubles the delivery rate per round
+  static constexpr double kCwndGain = 2.0;
+  static constexpr std::uint32_t kBwRounds = 10;     // bandwidth filter length
+  static constexpr std::uint32_t kMinRttBucketMs = 5000;
+  static constexpr std::uint32_t kClockGrainMs = 2;  // in-flight allowance for the 1 ms clock
+  static constexpr double kMaxLossCompensation = 0.15;
+  // This many ACK batches in a row, over at least 1/4 of min RTT (4 ms or more), with an RTT
+  // above min RTT + threshold + 2 rttvar = a queue. Order-preserving jitter holds back runs
+  // of packets too, but only for about the jitter, not for the time a queue takes to drain.
+  static constexpr std::uint32_t kQueueRun = 8;
+  // A 1.25 probe that finds this much more bandwidth means Startup ended too early (a jitter
+  // burst taken for a queue): search again.
+  static constexpr double kRestartGrowth = 1.2;
+  static constexpr std::array<double, 8> kCycle = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
+
+  explicit Bbr(const BbrParams& p);
+
+  void on_sent(Clock32 now, std::uint32_t bytes, std::uint64_t inflight_bytes) override;
+  void on_ack(const AckEvent& e) override;
+  void on_loss(const LossEvent& e) override;
+  std::uint64_t inflight_limit() const override { return cwnd_bytes_; }
+  std::uint64_t pacing_rate() const override { return pacing_rate_; }
+  std::uint32_t cwnd_segments() const override {
+    return static_cast<std::uint32_t>(cwnd_bytes_ / p_.mtu);
+  }
+
+  // --- inspection (tests, telemetry) ---
+  Mode mode() const { return mode_; }
+  std::uint64_t max_bandwidth() const;     // filtered delivery rate, bytes/s
+  std::uint64_t bandwidth() const;         // with loss compensation and the hint
+  std::int32_t min_rtt() const { return min_rtt_; }  // -1 = none yet
+  double loss_share() const { return loss_share_; }
+  std::uint64_t round_count() const { return round_count_; }
+
+ private:
+  void start_round(const AckEvent& e);
+  void update_min_rtt(Clock32 now, std::int32_t rtt);
+  void check_startup_done();
+  void enter_drain();
+  void advance_cycle(const AckEvent& e);
+  void set_rate_and_window();
+  std::uint64_t bdp(double gain) const;
+
+  BbrParams p_;
+  Mode mode_ = Mode::startup;
+  // bandwidth: per-round maxima of the last kBwRounds rounds
+  std::array<std::uint64_t, kBwRounds> bw_rounds_{};
+  std::uint64_t round_count_ = 0;
+  std::uint64_t next_round_delivered_ = 0;
+  // min RTT: the current and the previous 5 s bucket
+  std::int32_t min_rtt_ = -1;
+  std::int32_t bucket_min_[2] = {-1, -1};
+  Clock32 bucket_start_ = 0;
+  bool have_bucket_ = false;
+  // startup exit
+  std::uint64_t full_bw_ = 0;
+  std::uint32_t full_bw_rounds_ = 0;
+  std::int32_t round_min_rtt_ = -1;  // smallest RTT of the round in progress
+  std::uint32_t queue_run_ = 0;      // consecutive ACK batches whose RTT shows a queue
+  Clock32 queue_run_start_ = 0;      // when that run began
+  bool queue_now_ = false;           // queue_run_ reached kQueueRun
+  // loss share of queue-free rounds
+  std::uint64_t round_lost_ = 0, round_delivered_start_ = 0;
+  bool round_in_probe_ = false;  // the round in progress began in ProbeBW
+  double loss_share_ = 0;
+  // ProbeBW
+  std::size_t cycle_index_ = 2;
+  std::uint64_t probe_start_bw_ = 0;  // max bandwidth when the 1.25 phase began
+  Clock32 cycle_start_ = 0;
+  bool cycle_lost_ = false;
+  std::uint64_t inflight_ = 0;
+  double pacing_gain_ = kStartupGain;
+  double cwnd_gain_ = kStartupGain;
+  std::uint64_t pacing_rate_ = 0;
+  std::uint64_t cwnd_bytes_;
+};
+
+}  // namespace paniq::kcp
