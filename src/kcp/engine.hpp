@@ -35,6 +35,8 @@ inline constexpr std::uint32_t kRtoDefault = 200;     // IKCP_RTO_DEF
 // The paced sender's RTO before the first RTT sample (RFC 6298's 1 s): a 200 ms first guess
 // resends the whole initial window on every path slower than that.
 inline constexpr std::uint32_t kPacedRtoInitial = 1000;
+inline constexpr std::uint32_t kAckHoldMs = 1;        // paced engines: ACK delay bound
+inline constexpr std::size_t kAckHoldCount = 16;      // ... or this many ACKs waiting
 inline constexpr std::uint32_t kRtoMax = 60000;       // IKCP_RTO_MAX
 inline constexpr std::uint32_t kThreshInit = 2;       // IKCP_THRESH_INIT
 inline constexpr std::uint32_t kThreshMin = 2;        // IKCP_THRESH_MIN
@@ -175,6 +177,7 @@ class Engine {
   std::uint32_t nrcv_que() const { return nrcv_que_; }
   std::uint32_t nrcv_buf() const { return nrcv_buf_; }
   std::uint32_t wait_snd() const { return nsnd_buf_ + nsnd_que_; }  // ikcp_waitsnd
+  bool acks_pending() const { return !acklist_.empty(); }  // held ACKs (check() covers them)
   Clock32 current() const { return current_; }
 
  private:
@@ -279,6 +282,8 @@ class Engine {
   bool pace_started_ = false;
   bool pace_blocked_ = false;            // something is waiting for the budget
   Clock32 next_send_ts_ = 0;
+  bool ack_hold_ = false;                // ACKs are being held (paced engines)
+  Clock32 ack_hold_ts_ = 0;              // since when
   AckEvent batch_{};                     // what the current input() acknowledged
   bool batch_have_rs_ = false;
   std::uint64_t batch_rs_delivered_ = 0;

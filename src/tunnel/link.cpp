@@ -262,7 +262,8 @@ std::optional<TimeMs> Link::next_timeout() const {
   auto earliest = [&t](TimeMs c) {
     if (!t || c < *t) t = c;
   };
-  if (kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0 || !mux_.pending_output().empty()) {
+  if (kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0 || kcp_.acks_pending() ||
+      !mux_.pending_output().empty()) {
     const Clock32 c = clock32(now_);
     earliest(now_ + static_cast<TimeMs>(std::max<std::int32_t>(0, time_diff(kcp_.check(c), c))));
   }
@@ -279,7 +280,8 @@ void Link::handle_timeout(TimeMs now) {
   }
   if (auto m = mux_.next_timeout(now_); m && *m <= now_) mux_.handle_timeout(now_);
   const Clock32 c = clock32(now_);
-  if ((kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0) && time_diff(kcp_.check(c), c) <= 0) {
+  if ((kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0 || kcp_.acks_pending()) &&
+      time_diff(kcp_.check(c), c) <= 0) {
     // update() flushes on the interval tick; a retransmission, reordering or pacing deadline
     // between ticks needs flush(), or check() would keep saying "now" until the tick (a spin).
     kcp_.update(c);
