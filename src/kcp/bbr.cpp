@@ -6,9 +6,9 @@ namespace paniq::kcp {
 namespace {
 
 // The queueing delay that counts as "a queue": 1/8 of the minimum RTT, 4..16 ms (HyStart++'s
-// bounds; 4 ms is above the 1 ms clock grain plus ACK scheduling noise).
+// bounds), plus 2 ms for the 1 ms clock grain and the receiver's 1 ms ACK hold.
 std::int32_t queue_threshold(std::int32_t min_rtt) {
-  return std::clamp<std::int32_t>(min_rtt / 8, 4, 16);
+  return std::clamp<std::int32_t>(min_rtt / 8, 4, 16) + 2;
 }
 
 }  // namespace
@@ -188,6 +188,14 @@ void Bbr::on_loss(const LossEvent& e) {
 }
 
 void Bbr::set_rate_and_window() {
+  if (min_rtt_ >= 0 && min_rtt_ < static_cast<std::int32_t>(kLowRttMs) && p_.bandwidth_hint == 0) {
+    // A LAN or loopback: the 1 ms clock cannot measure rates or pace at this RTT, and there is
+    // no long queue to protect. Send like the reference (windows only), capped at kLowRttWindow.
+    pacing_rate_ = 0;
+    cwnd_bytes_ = std::uint64_t{kLowRttWindow} * p_.mtu;
+    if (p_.max_inflight > 0) cwnd_bytes_ = std::min(cwnd_bytes_, p_.max_inflight);
+    return;
+  }
   std::uint64_t bw = bandwidth();
   if (bw == 0 && min_rtt_ > 0) {
     // No delivery sample yet: the initial window per round trip.

@@ -43,6 +43,10 @@ class Bbr final : public CongestionController {
   static constexpr std::uint32_t kMinRttBucketMs = 5000;
   static constexpr std::uint32_t kClockGrainMs = 2;  // in-flight allowance for the 1 ms clock
   static constexpr double kMaxLossCompensation = 0.15;
+  // Below this min RTT the path is a LAN or loopback: unpaced, at most kLowRttWindow segments
+  // in flight (the reference's default window), as the reference sends there.
+  static constexpr std::uint32_t kLowRttMs = 3;
+  static constexpr std::uint32_t kLowRttWindow = 1024;
   // This many ACK batches in a row, over at least 1/4 of min RTT (4 ms or more), with an RTT
   // above min RTT + threshold + 2 rttvar = a queue. Order-preserving jitter holds back runs
   // of packets too, but only for about the jitter, not for the time a queue takes to drain.

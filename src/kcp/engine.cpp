@@ -126,7 +126,11 @@ bool Engine::writable() const {
 
 std::uint32_t Engine::send_queue_limit() const {
   const std::uint64_t rate = cc_->pacing_rate();
-  if (rate == 0) return max_snd_queue_;
+  if (rate == 0) {
+    // Unpaced: the configured queue; a paced sender not pacing (LAN, start-up) keeps the
+    // reference's 1024 when its larger window made the default bigger.
+    return cfg_.paced_sender() ? std::min<std::uint32_t>(max_snd_queue_, 1024) : max_snd_queue_;
+  }
   constexpr std::uint64_t kQueueMs = 10, kMinQueue = 32;
   const std::uint64_t want = std::max(kMinQueue, rate * kQueueMs / 1000 / mtu_);
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(want, max_snd_queue_));
@@ -268,6 +272,8 @@ void Engine::process_segment(const SegmentView& seg, bool& flag, std::uint32_t& 
   }
   switch (static_cast<Cmd>(h.cmd)) {
     case Cmd::ack:
+      // The paced sender samples the RTT only from the first ACK of a live segment: a repeated
+      // ACK (packed ACK datagrams repeat the previous batch) left the peer later.
       if (time_diff(current_, h.ts) >= 0) {
         const std::int32_t rtt = time_diff(current_, h.ts);
         update_ack(rtt);
@@ -330,6 +336,10 @@ void Engine::release_snd(SndSeg& s) {
 
 void Engine::shrink_buf() {
   while (snd_una_ != snd_nxt_ && !snd_[snd_una_].live) ++snd_una_;
+}
+
+bool Engine::acks_live(std::uint32_t sn) const {
+  return time_diff(sn, snd_una_) >= 0 && time_diff(sn, snd_nxt_) < 0 && snd_[sn].live;
 }
 
 void Engine::parse_ack(std::uint32_t sn, std::uint32_t ts) {

@@ -36,7 +36,7 @@ inline constexpr std::uint32_t kRtoDefault = 200;     // IKCP_RTO_DEF
 // resends the whole initial window on every path slower than that.
 inline constexpr std::uint32_t kPacedRtoInitial = 1000;
 inline constexpr std::uint32_t kAckHoldMs = 1;        // paced engines: ACK delay bound
-inline constexpr std::size_t kAckHoldCount = 16;      // ... or this many ACKs waiting
+inline constexpr std::size_t kAckHoldCount = 16;     // ... or this many ACKs waiting
 inline constexpr std::uint32_t kRtoMax = 60000;       // IKCP_RTO_MAX
 inline constexpr std::uint32_t kThreshInit = 2;       // IKCP_THRESH_INIT
 inline constexpr std::uint32_t kThreshMin = 2;        // IKCP_THRESH_MIN
@@ -218,6 +218,7 @@ class Engine {
   void update_ack(std::int32_t rtt);
   void shrink_buf();
   void parse_ack(std::uint32_t sn, std::uint32_t ts);
+  bool acks_live(std::uint32_t sn) const;
   void parse_una(std::uint32_t una);
   void parse_fastack(std::uint32_t sn);
   void parse_data(const SegmentHeader& h, ByteView data);
@@ -283,6 +284,7 @@ class Engine {
   bool pace_blocked_ = false;            // something is waiting for the budget
   Clock32 next_send_ts_ = 0;
   bool ack_hold_ = false;                // ACKs are being held (paced engines)
+  std::vector<Ack> prev_acks_;           // the last ACK batch, repeated once when packing
   Clock32 ack_hold_ts_ = 0;              // since when
   AckEvent batch_{};                     // what the current input() acknowledged
   bool batch_have_rs_ = false;
