@@ -15,6 +15,7 @@ std::int32_t queue_threshold(std::int32_t min_rtt) {
 
 Bbr::Bbr(const BbrParams& p)
     : p_(p), cwnd_bytes_(std::uint64_t{p.initial_window} * p.mtu) {
+  round_mins_.fill(-1);
   if (p_.bandwidth_hint > 0) {
     // The user told us the rate: no search, start cruising at it.
     mode_ = Mode::probe_bw;
@@ -22,6 +23,14 @@ Bbr::Bbr(const BbrParams& p)
     cwnd_gain_ = kCwndGain;
   }
   set_rate_and_window();
+}
+
+std::int32_t Bbr::rtt_floor() const {
+  std::int32_t f = -1;
+  for (const std::int32_t m : round_mins_) {
+    if (m >= 0 && (f < 0 || m < f)) f = m;
+  }
+  return f >= 0 ? f : min_rtt_;
 }
 
 std::uint64_t Bbr::max_bandwidth() const {
@@ -70,19 +79,24 @@ void Bbr::on_ack(const AckEvent& e) {
     if (round_min_rtt_ < 0 || e.min_rtt_sample < round_min_rtt_) round_min_rtt_ = e.min_rtt_sample;
   }
   if (e.min_rtt_sample >= 0 && min_rtt_ >= 0) {
-    const std::int64_t limit = min_rtt_ + queue_threshold(min_rtt_) + 2 * e.rttvar;
+    const std::int64_t limit = rtt_floor() + queue_threshold(min_rtt_) + 2 * e.rttvar;
     if (e.min_rtt_sample > limit) {
       if (queue_run_++ == 0) queue_run_start_ = e.now;
     } else {
       queue_run_ = 0;
     }
     queue_now_ = queue_run_ >= kQueueRun &&
-                 time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(4, min_rtt_ / 4);
+                 time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(4, min_rtt_ / 8);
+    // A standing queue: the same, held for a whole min RTT (a jitter burst does not last that
+    // long; flows that together overfill the path keep it up).
+    standing_ = queue_run_ >= kQueueRun &&
+                time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(20, min_rtt_);
   }
   round_lost_ -= std::min(round_lost_, e.spurious_bytes);
   if (e.acked_segments > 0 && e.rate.prior_delivered >= next_round_delivered_) start_round(e);
 
   const RateSample& r = e.rate;
+  if (r.app_limited) round_app_limited_ = true;
   if (r.interval_ms > 0 && (min_rtt_ < 0 || r.interval_ms >= static_cast<std::uint32_t>(min_rtt_))) {
     const std::uint64_t bw = r.delivered * 1000 / r.interval_ms;
     std::uint64_t& slot = bw_rounds_[round_count_ % kBwRounds];
@@ -92,7 +106,12 @@ void Bbr::on_ack(const AckEvent& e) {
 
   switch (mode_) {
     case Mode::startup:
-      if (queue_now_) enter_drain();
+      // A queue ends Startup once the rate has stopped doubling (the last round grew less than
+      // 1.5x): jitter shows as "queue" too, but it does not stop the delivery rate growing.
+      if (queue_now_ && last_round_bw_ > 0 &&
+          static_cast<double>(last_round_bw_) < 1.5 * static_cast<double>(prev_round_bw_)) {
+        enter_drain();
+      }
       break;
     case Mode::drain:
       if (inflight_ <= bdp(1.0)) {
@@ -116,7 +135,7 @@ void Bbr::start_round(const AckEvent& e) {
   // The loss share of the round that ended, if it ran without a queue.
   const std::uint64_t delivered = e.delivered - round_delivered_start_;
   if (round_in_probe_ && delivered + round_lost_ > 0 && min_rtt_ >= 0 && round_min_rtt_ >= 0) {
-    const bool queue = queue_now_ || round_min_rtt_ > min_rtt_ + queue_threshold(min_rtt_);
+    const bool queue = queue_now_ || round_min_rtt_ > rtt_floor() + queue_threshold(min_rtt_);
     const double sample =
         static_cast<double>(round_lost_) / static_cast<double>(delivered + round_lost_);
     if (!queue) {
@@ -125,9 +144,16 @@ void Bbr::start_round(const AckEvent& e) {
       loss_share_ *= 0.5;  // losses with a standing queue are congestion: no compensation
     }
   }
-  if (mode_ == Mode::startup) check_startup_done();
+  // A round in which the application, not the path, limited the rate says nothing about the
+  // pipe being full (a session opened by small requests must not leave Startup before its
+  // first download).
+  if (mode_ == Mode::startup && !round_app_limited_) check_startup_done();
+  round_app_limited_ = false;
   round_lost_ = 0;
   round_delivered_start_ = e.delivered;
+  if (round_min_rtt_ >= 0) round_mins_[round_count_ % kBwRounds] = round_min_rtt_;
+  prev_round_bw_ = last_round_bw_;
+  last_round_bw_ = bw_rounds_[round_count_ % kBwRounds];
   round_min_rtt_ = -1;
   round_in_probe_ = mode_ == Mode::probe_bw;
   ++round_count_;
@@ -161,6 +187,26 @@ void Bbr::advance_cycle(const AckEvent& e) {
     next = elapsed && (cycle_lost_ || inflight_ >= bdp(gain));
   } else if (gain < 1) {
     next = elapsed || inflight_ <= bdp(1.0);
+  }
+  // A queue that stands while we are not probing: together the flows on this path send more
+  // than it carries. Every flow lowers its estimate to 90 % of what it delivers now and drains
+  // for a round: a multiplicative decrease, so the larger flow gives up more and shares
+  // converge (the probes add back what the path really has).
+  if (standing_ && gain <= 1 && cycle_index_ != 1 &&
+      time_diff(e.now, last_backoff_) > 2 * std::max<std::int32_t>(min_rtt_, 1)) {
+    const std::uint64_t now_bw = bw_rounds_[round_count_ % kBwRounds];
+    const std::uint64_t base = now_bw > 0 ? now_bw : max_bandwidth();
+    for (std::uint64_t& slot : bw_rounds_) slot = std::min(slot, base * 9 / 10);
+    last_backoff_ = e.now;
+    queue_run_ = 0;
+    queue_now_ = standing_ = false;
+    probe_start_bw_ = 0;
+    cycle_index_ = 1;
+    cycle_start_ = e.now;
+    cycle_lost_ = false;
+    pacing_gain_ = kCycle[cycle_index_];
+    cwnd_gain_ = kCwndGain;
+    return;
   }
   // The probe's samples arrive while the 0.75 phase runs: judge it when that phase ends.
   if (next && gain < 1 && probe_start_bw_ > 0 &&

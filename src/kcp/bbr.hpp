@@ -6,10 +6,12 @@
 //     drains the queue every gain cycle and refreshes the minimum);
 //   * pacing rate = gain x bandwidth, in-flight cap = 2 x bandwidth x (min RTT + 2 ms clock
 //     grain) — no window-sized bursts, no standing queue;
+//   * queues are measured from the delay floor: the smallest of the last 10 rounds' smallest
+//     RTT (the all-time minimum is kept for the BDP);
 //   * Startup doubles the rate per round until the bandwidth stops growing (3 rounds under
 //     +25 %) or a queue shows: kQueueRun ACK batches in a row whose RTT is above the minimum by
-//     1/8 of it (4..16 ms) plus twice the RTT deviation, for a quarter of the min RTT (jitter is not
-//     a queue). Checked on every
+//     1/8 of it (4..16 ms, + 2 ms) plus twice the RTT deviation, for 1/8 of the min RTT (jitter is
+//     not a queue). Checked on every
 //     ACK, not once a round: on a shallow buffer the round in which the rate crossed the
 //     bottleneck already overflows it;
 //     Drain empties the queue it built; ProbeBW cycles 1.25, 0.75, then six rounds at 1;
@@ -47,7 +49,7 @@ class Bbr final : public CongestionController {
   // in flight (the reference's default window), as the reference sends there.
   static constexpr std::uint32_t kLowRttMs = 3;
   static constexpr std::uint32_t kLowRttWindow = 1024;
-  // This many ACK batches in a row, over at least 1/4 of min RTT (4 ms or more), with an RTT
+  // This many ACK batches in a row, over at least 1/8 of min RTT (4 ms or more), with an RTT
   // above min RTT + threshold + 2 rttvar = a queue. Order-preserving jitter holds back runs
   // of packets too, but only for about the jitter, not for the time a queue takes to drain.
   static constexpr std::uint32_t kQueueRun = 8;
@@ -99,16 +101,26 @@ class Bbr final : public CongestionController {
   std::uint64_t full_bw_ = 0;
   std::uint32_t full_bw_rounds_ = 0;
   std::int32_t round_min_rtt_ = -1;  // smallest RTT of the round in progress
+  // The smallest RTT of each of the last kBwRounds rounds: their minimum is the delay floor a
+  // round can reach now. A queue is measured from it, not from the all-time minimum: on a path
+  // whose jitter keeps packets waiting behind each other (order-preserving jitter is a small
+  // queue no sender can drain), the all-time minimum is a rare lucky sample.
+  std::array<std::int32_t, kBwRounds> round_mins_{};
+  std::int32_t rtt_floor() const;
   std::uint32_t queue_run_ = 0;      // consecutive ACK batches whose RTT shows a queue
   Clock32 queue_run_start_ = 0;      // when that run began
+  std::uint64_t last_round_bw_ = 0, prev_round_bw_ = 0;  // delivery rate of the last two rounds
   bool queue_now_ = false;           // queue_run_ reached kQueueRun
+  bool standing_ = false;            // ... and has lasted a whole min RTT
   // loss share of queue-free rounds
   std::uint64_t round_lost_ = 0, round_delivered_start_ = 0;
   bool round_in_probe_ = false;  // the round in progress began in ProbeBW
+  bool round_app_limited_ = false;  // a sample of the round in progress was app-limited
   double loss_share_ = 0;
   // ProbeBW
   std::size_t cycle_index_ = 2;
   std::uint64_t probe_start_bw_ = 0;  // max bandwidth when the 1.25 phase began
+  Clock32 last_backoff_ = 0;          // the last decrease for a standing queue
   Clock32 cycle_start_ = 0;
   bool cycle_lost_ = false;
   std::uint64_t inflight_ = 0;

@@ -274,7 +274,7 @@ void Engine::process_segment(const SegmentView& seg, bool& flag, std::uint32_t& 
     case Cmd::ack:
       // The paced sender samples the RTT only from the first ACK of a live segment: a repeated
       // ACK (packed ACK datagrams repeat the previous batch) left the peer later.
-      if (time_diff(current_, h.ts) >= 0) {
+      if (time_diff(current_, h.ts) >= 0 && (!ack_first || acks_live(h.sn))) {
         const std::int32_t rtt = time_diff(current_, h.ts);
         update_ack(rtt);
         if (batch_.min_rtt_sample < 0 || rtt < batch_.min_rtt_sample) batch_.min_rtt_sample = rtt;

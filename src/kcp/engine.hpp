@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,7 +36,8 @@ inline constexpr std::uint32_t kRtoDefault = 200;     // IKCP_RTO_DEF
 // The paced sender's RTO before the first RTT sample (RFC 6298's 1 s): a 200 ms first guess
 // resends the whole initial window on every path slower than that.
 inline constexpr std::uint32_t kPacedRtoInitial = 1000;
-inline constexpr std::uint32_t kAckHoldMs = 1;        // paced engines: ACK delay bound
+inline constexpr std::uint32_t kAckHoldMinMs = 1;     // paced engines: ACK delay bound,
+inline constexpr std::uint32_t kAckHoldMaxMs = 8;     // srtt/32 within these
 inline constexpr std::size_t kAckHoldCount = 16;     // ... or this many ACKs waiting
 inline constexpr std::uint32_t kRtoMax = 60000;       // IKCP_RTO_MAX
 inline constexpr std::uint32_t kThreshInit = 2;       // IKCP_THRESH_INIT
@@ -178,6 +180,11 @@ class Engine {
   std::uint32_t nrcv_buf() const { return nrcv_buf_; }
   std::uint32_t wait_snd() const { return nsnd_buf_ + nsnd_que_; }  // ikcp_waitsnd
   bool acks_pending() const { return !acklist_.empty(); }  // held ACKs (check() covers them)
+  // How long a paced receiver may hold ACKs: srtt/32, 1..8 ms (3 % of the RTT at most).
+  std::uint32_t ack_hold_ms() const {
+    return static_cast<std::uint32_t>(std::clamp<std::int64_t>(
+        rx_srtt_ / 32, detail::kAckHoldMinMs, detail::kAckHoldMaxMs));
+  }
   Clock32 current() const { return current_; }
 
  private:

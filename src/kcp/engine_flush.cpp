@@ -46,9 +46,9 @@ void Engine::flush_body() {
   seg.cmd = static_cast<std::uint8_t>(Cmd::ack);
   seg.wnd = wnd;
   seg.una = rcv_nxt_;
-  // A paced engine that is only receiving holds its ACKs for up to kAckHoldMs (or until
-  // kAckHoldCount are waiting): one ACK datagram per millisecond instead of one per data
-  // datagram, a fraction of the reverse traffic, at a cost of at most 1 ms of RTT.
+  // A paced engine that is only receiving holds its ACKs for up to ack_hold_ms() (srtt/32,
+  // 1..8 ms) or until kAckHoldCount are waiting: one ACK datagram per hold instead of one per
+  // data datagram, a fraction of the reverse traffic, at a cost of at most 3 % of the RTT.
   bool hold = false;
   if (cfg_.paced_sender() && !acklist_.empty()) {
     if (!ack_hold_) {
@@ -58,7 +58,7 @@ void Engine::flush_body() {
     const bool sending = nsnd_que_ > 0 || lost_pending_ > 0 || probe_ != 0;
     // Not on a LAN or loopback (srtt under 3 ms or unknown): there 1 ms is many round trips.
     hold = !sending && rx_srtt_ >= 3 && acklist_.size() < detail::kAckHoldCount &&
-           time_diff(current_, ack_hold_ts_) < static_cast<std::int32_t>(detail::kAckHoldMs);
+           time_diff(current_, ack_hold_ts_) < static_cast<std::int32_t>(ack_hold_ms());
   }
   if (!hold) {
     ack_hold_ = false;

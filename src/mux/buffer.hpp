@@ -80,6 +80,7 @@ class RingQueue {
     buf_[(head_ + size_) & (buf_.size() - 1)] = v;
     ++size_;
   }
+  T& front() { return buf_[head_]; }
   T pop() {
     T v = buf_[head_];
     head_ = (head_ + 1) & (buf_.size() - 1);

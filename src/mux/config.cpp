@@ -26,6 +26,9 @@ Result<void> Config::validate() const {
     return bad("max_streams", max_streams, "must be 1..1073741824");
   }
   if (stream_recv_buffer == 0) return bad("stream_recv_buffer", 0, "must be positive");
+  if (stream_outbound_limit != 0 && stream_outbound_limit <= kHeaderSize) {
+    return bad("stream_outbound_limit", stream_outbound_limit, "must be 0 (off) or above 8");
+  }
   if (session_recv_budget < stream_recv_buffer) {
     return bad("session_recv_budget", session_recv_budget,
                "must be at least stream_recv_buffer");

@@ -63,6 +63,8 @@ void Session::push_frame(Cmd cmd, StreamId id, ByteView payload) {
   std::uint8_t* p = out_.extend(kHeaderSize + payload.size());
   encode_header(p, {cmd, static_cast<std::uint16_t>(payload.size()), id});
   if (!payload.empty()) std::copy(payload.begin(), payload.end(), p + kHeaderSize);
+  marks_.push(FrameMark{cmd == Cmd::Psh ? id : 0,
+                        static_cast<std::uint32_t>(kHeaderSize + payload.size())});
   ++stats_.frames_out;
   last_tx_ = now_;
   if (cmd != Cmd::Nop) {
@@ -164,10 +166,15 @@ Result<std::size_t> Session::write(StreamId id, ByteView data, TimeMs now) {
   if (!s->tx_open) return make_error(Errc::stream_closed, "");
   std::size_t done = 0;
   while (done < data.size()) {
-    const std::size_t room = write_room();
+    std::size_t room = write_room();
+    if (cfg_.stream_outbound_limit != 0) {
+      const std::size_t cap = cfg_.stream_outbound_limit;
+      room = s->queued + kHeaderSize >= cap ? 0 : std::min(room, cap - s->queued - kHeaderSize);
+    }
     if (room == 0) break;
     const std::size_t n = std::min({data.size() - done, std::size_t{cfg_.max_frame_size}, room});
     push_frame(Cmd::Psh, id, data.subspan(done, n));
+    s->queued += static_cast<std::uint32_t>(kHeaderSize + n);
     stats_.payload_out += n;
     done += n;
   }
@@ -227,11 +234,30 @@ void Session::close(StreamId id, TimeMs now) {
 }
 
 void Session::consume_output(std::size_t n) {
+  n = std::min(n, out_.size());
   out_.consume(n);
+  while (n > 0 && !marks_.empty()) {
+    FrameMark& m = marks_.front();
+    const std::uint32_t take = static_cast<std::uint32_t>(std::min<std::size_t>(n, m.bytes));
+    m.bytes -= take;
+    n -= take;
+    if (m.id != 0) {
+      if (Stream* s = find(m.id)) s->queued -= take;
+    }
+    if (m.bytes == 0) (void)marks_.pop();
+  }
   if (writers_.empty() || out_.size() > cfg_.outbound_limit / 2) return;
-  while (!writers_.empty()) {
+  // Wake the writers whose own frames are down to half their share; the others keep waiting.
+  const std::uint32_t half = cfg_.stream_outbound_limit / 2;
+  for (std::size_t i = writers_.size(); i > 0; --i) {
     const StreamId id = writers_.pop();
-    if (Stream* s = find(id)) wake_writer(*s, id);
+    Stream* s = find(id);
+    if (s == nullptr) continue;
+    if (cfg_.stream_outbound_limit == 0 || s->queued <= half || !s->want_writable) {
+      wake_writer(*s, id);
+    } else {
+      writers_.push(id);
+    }
   }
 }
 

@@ -139,6 +139,12 @@ class Session {
     bool want_writable = false; // a writer waits for Event::Writable
     bool closed_reported = false;
     Errc error{};               // reset reason
+    std::uint32_t queued = 0;   // bytes of its PSH frames still in the outbound buffer
+  };
+  // One frame in the outbound buffer (bytes not yet consumed), for per-stream accounting.
+  struct FrameMark {
+    StreamId id;  // 0 for frames that count against no stream's limit
+    std::uint32_t bytes;
   };
   enum class StallReason : std::uint8_t { Stream, Budget };
 
@@ -189,6 +195,7 @@ class Session {
   OutBuffer out_;
   RingQueue<Event> events_;
   RingQueue<StreamId> writers_;  // streams waiting for Writable, in the order they blocked
+  RingQueue<FrameMark> marks_;   // the frames in out_, oldest first
   RecentFins recent_fins_;
   Stats stats_;
   std::size_t recv_total_ = 0;

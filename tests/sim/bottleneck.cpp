@@ -26,13 +26,19 @@ struct Flow {
 
 BottleneckResult run_bottleneck(const kcp::Config& sender, const kcp::Config& receiver,
                                 const PathSpec& path, std::uint64_t bytes, std::size_t flows,
-                                std::uint64_t seed, SimTime limit_ms, const Probe& probe) {
+                                std::uint64_t seed, SimTime limit_ms, const RunOptions& opt) {
   Network net(path.link(), path.link(), seed);
   std::vector<std::unique_ptr<Flow>> fl;
   for (std::size_t i = 0; i < flows; ++i) {
     kcp::Config s = sender, r = receiver;
     s.conv = r.conv = 0x5EED0100u + static_cast<std::uint32_t>(i);
     fl.push_back(std::make_unique<Flow>(s, r, bytes, seed * 131 + i));
+  }
+  // Each receiver first sends a short request, as a client does before a download: its engine
+  // then knows the RTT (which the ACK hold of docs/kcp.md depends on).
+  for (auto& f : fl) {
+    const std::uint8_t request[64] = {};
+    (void)f->rx->send(ByteView(request, sizeof request));
   }
   auto route = [&](ByteView d, bool to_receiver) -> kcp::Engine* {
     if (d.size() < 4) return nullptr;
@@ -57,10 +63,19 @@ BottleneckResult run_bottleneck(const kcp::Config& sender, const kcp::Config& re
       kcp::Engine& tx = *f->tx;
       kcp::Engine& rx = *f->rx;
       BulkTransfer& b = f->bulk;
-      while (b.sent < b.total && tx.writable()) {
-        auto n = tx.send(b.pattern.at(b.sent, std::min<std::uint64_t>(b.total - b.sent, 256 * 1024)));
+      std::uint64_t allowed = b.total;
+      if (net.now() < opt.prelude_ms) {
+        allowed = std::min<std::uint64_t>(b.total, 1024 * (net.now() / opt.prelude_gap_ms + 1));
+      }
+      while (b.sent < allowed && tx.writable()) {
+        auto n = tx.send(b.pattern.at(b.sent, std::min<std::uint64_t>(allowed - b.sent, 256 * 1024)));
         if (!n || *n == 0) break;
         b.sent += *n;
+      }
+      std::uint8_t sink[256];
+      for (int i = 0; i < 64; ++i) {  // the request (and nothing else) comes back this way
+        auto n = tx.recv(sink);
+        if (!n || *n == 0) break;
       }
       while (!b.corrupt && b.received < b.total) {
         auto n = rx.recv(b.rbuf);
@@ -83,8 +98,12 @@ BottleneckResult run_bottleneck(const kcp::Config& sender, const kcp::Config& re
             next, net.now() + static_cast<std::uint32_t>(std::max(time_diff(e->check(t), t), 1)));
       }
     }
-    if (probe) probe(net.now(), *fl[0]->tx, net);
+    if (opt.probe) opt.probe(net.now(), *fl[0]->tx, net);
+    if (opt.mark_ms > 0 && net.now() <= opt.mark_ms) {
+      for (std::size_t i = 0; i < fl.size(); ++i) res.flows[i].bytes_at_mark = fl[i]->bulk.received;
+    }
     if (all_done || net.now() >= limit_ms) break;
+    if (net.now() < opt.prelude_ms) next = std::min(next, (net.now() / opt.prelude_gap_ms + 1) * opt.prelude_gap_ms);
     if (auto arrival = net.next_arrival()) next = std::min(next, std::max(*arrival, net.now() + 1));
     net.advance_to(next);
   }

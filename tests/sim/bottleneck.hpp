@@ -39,6 +39,7 @@ struct FlowResult {
   bool corrupt = false;
   std::uint64_t bytes = 0;
   SimTime finished_ms = 0;
+  std::uint64_t bytes_at_mark = 0;  // received by mark_ms (run_bottleneck)
   double goodput() const {  // payload bytes per second
     return finished_ms == 0 ? 0 : static_cast<double>(bytes) * 1000.0 / static_cast<double>(finished_ms);
   }
@@ -59,10 +60,19 @@ struct BottleneckResult {
 // Called once per virtual millisecond step with the first flow's sender (diagnostics).
 using Probe = std::function<void(SimTime, const kcp::Engine&, const Network&)>;
 
-// `flows` senders (side A) each move `bytes` to their receiver (side B) over one shared path;
-// flow i starts at start_ms[i] (0 when absent). Every byte is checked. Stops at limit_ms.
+struct RunOptions {
+  Probe probe;                // diagnostics, once per step
+  SimTime mark_ms = 0;        // record each flow's received bytes at this time (bytes_at_mark)
+  // Before the bulk data, each sender sends 1 KB every `prelude_gap_ms` until this time (an
+  // application-limited start, like a session opened by small requests); the bulk bytes follow.
+  SimTime prelude_ms = 0;
+  SimTime prelude_gap_ms = 200;
+};
+
+// `flows` senders (side A) each move `bytes` to their receiver (side B) over one shared path.
+// Every byte is checked. Stops when all are done or at limit_ms.
 BottleneckResult run_bottleneck(const kcp::Config& sender, const kcp::Config& receiver,
                                 const PathSpec& path, std::uint64_t bytes, std::size_t flows,
-                                std::uint64_t seed, SimTime limit_ms, const Probe& probe = {});
+                                std::uint64_t seed, SimTime limit_ms, const RunOptions& opt = {});
 
 }  // namespace paniq::sim

@@ -81,6 +81,9 @@ TEST_P(BottleneckBounds, GoodputDropsAndWireWithinTheModel) {
   const auto r = run_bottleneck(c, c, p, bytes, 1, 42, 300'000);
   ASSERT_TRUE(r.flows[0].complete) << "corrupt=" << r.flows[0].corrupt;
   const Bounds b = derive(p, c, bytes);
+  std::printf("[ path     ] %3d ms %4.1f%% loss: goodput %6.3f MB/s (bound %6.3f), drops %.2f%% (bound %.2f%%), "
+              "wire %.3f (bound %.3f)\n", rtt, loss * 100, r.flows[0].goodput() / 1e6, b.goodput / 1e6,
+              100 * r.drop_share(), 100 * b.drops, r.wire_per_payload(), b.wire);
   RecordProperty("goodput", std::to_string(r.flows[0].goodput()));
   RecordProperty("drops", std::to_string(r.drop_share()));
   RecordProperty("wire", std::to_string(r.wire_per_payload()));
@@ -100,22 +103,66 @@ INSTANTIATE_TEST_SUITE_P(Paths, BottleneckBounds,
                          ::testing::Combine(::testing::Values(20, 200),
                                             ::testing::Values(0.0, 0.01, 0.05, 0.10)));
 
-// Two flows through one bottleneck for 100 round trips: each moves at least 40 % of what both
-// moved. Only at 20 ms: at 200 ms two separate paced KCP flows do not converge (one gets 10-20 %,
+// A session opened by small requests (1 KB per 200 ms for 3 s: application-limited rounds)
+// and then a download: the download still reaches the bound of a fresh start, shifted by the
+// prelude. (Startup must not take the quiet rounds for a full pipe.)
+TEST(Bottleneck, DownloadAfterSmallRequestsStillFillsThePipe) {
+  PathSpec p;
+  p.rate_bps = 20'000'000;
+  p.rtt_ms = 200;
+  const kcp::Config c = paced();
+  const std::uint64_t bytes = p.rate_bytes() * 6;
+  const SimTime prelude = 3000;
+  RunOptions opt;
+  opt.prelude_ms = prelude;
+  const auto r = run_bottleneck(c, c, p, bytes, 1, 42, 300'000, opt);
+  ASSERT_TRUE(r.flows[0].complete);
+  const Bounds b = derive(p, c, bytes);
+  const double t_bound = static_cast<double>(bytes) * 1000.0 / b.goodput + prelude;
+  EXPECT_LE(static_cast<double>(r.flows[0].finished_ms), t_bound)
+      << "bulk took " << r.flows[0].finished_ms - prelude << " ms after the prelude";
+}
+
+// Two flows through one bottleneck for 1000 round trips: over the second half (after they have
+// found each other) each moves at least 40 % of what both moved. Only at 20 ms: at 200 ms two
+// separate paced KCP flows converge too slowly (the smaller gets 30-38 % after 100 round trips,
 // docs/kcp.md lists it as open). Two downloads through one tunnel share one KCP flow and split
 // evenly in the multiplexer (make bench-wan).
 TEST(Bottleneck, TwoFlowsShareTheLink) {
-  for (const std::uint32_t rtt : {20u}) {
-    SCOPED_TRACE(rtt);
-    PathSpec p;
-    p.rate_bps = rtt == 20 ? 100'000'000 : 20'000'000;
-    p.rtt_ms = rtt;
-    const kcp::Config c = paced();
-    const auto r = run_bottleneck(c, c, p, p.rate_bytes() * 60, 2, 7, rtt * 100);
-    ASSERT_FALSE(r.flows[0].corrupt || r.flows[1].corrupt);
-    const double a = static_cast<double>(r.flows[0].bytes), b = static_cast<double>(r.flows[1].bytes);
-    ASSERT_GT(a + b, 0.5 * p.rate_bytes() * rtt / 10) << "together they used the link";
-    EXPECT_GE(std::min(a, b) / (a + b), 0.40) << a << " / " << b;
+  PathSpec p;
+  p.rate_bps = 100'000'000;
+  p.rtt_ms = 20;
+  const kcp::Config c = paced();
+  const SimTime run = 1000 * p.rtt_ms;
+  RunOptions opt;
+  opt.mark_ms = run / 2;
+  const auto r = run_bottleneck(c, c, p, p.rate_bytes() * 60, 2, 7, run, opt);
+  ASSERT_FALSE(r.flows[0].corrupt || r.flows[1].corrupt);
+  const double a = static_cast<double>(r.flows[0].bytes - r.flows[0].bytes_at_mark);
+  const double b = static_cast<double>(r.flows[1].bytes - r.flows[1].bytes_at_mark);
+  ASSERT_GT(a + b, 0.8 * static_cast<double>(p.rate_bytes()) * (run / 2) / 1000.0)
+      << "together they kept the link busy";
+  EXPECT_GE(std::min(a, b) / (a + b), 0.40) << a << " / " << b;
+  EXPECT_LE(r.drop_share(), 0.01);
+}
+
+TEST(Bottleneck, ExploreTwoFlows) {
+  if (!std::getenv("PANIQ_SIM_EXPLORE")) GTEST_SKIP();
+  for (std::uint32_t rtt : {20u, 200u}) {
+    for (SimTime secs : {2, 6, 20}) {
+      PathSpec p;
+      p.rate_bps = rtt == 20 ? 100'000'000 : 20'000'000;
+      p.rtt_ms = rtt;
+      const kcp::Config c = paced();
+      RunOptions opt;
+      opt.mark_ms = secs * 500;
+      const auto r = run_bottleneck(c, c, p, p.rate_bytes() * 60, 2, 7, secs * 1000, opt);
+      const double a = static_cast<double>(r.flows[0].bytes), b = static_cast<double>(r.flows[1].bytes);
+      const double a2 = a - r.flows[0].bytes_at_mark, b2 = b - r.flows[1].bytes_at_mark;
+      std::printf("rtt %u %llus: share %.3f (second half %.3f) total %.2f MB/s drops %.2f%%\n", rtt,
+                  (unsigned long long)secs, std::min(a, b) / (a + b), std::min(a2, b2) / (a2 + b2),
+                  (a + b) / secs / 1e6, 100 * r.drop_share());
+    }
   }
 }
 
@@ -129,8 +176,9 @@ TEST(Bottleneck, Explore) {
       for (int v = 0; v < 2; ++v) {
         const bool bbr = v == 1;
         const std::uint32_t w = bbr ? 4096 : 1024;
-        const kcp::Config s = config(bbr ? kcp::Congestion::bbr : kcp::Congestion::none,
-                                     bbr ? kcp::LossRecovery::rack : kcp::LossRecovery::ikcp, w);
+        kcp::Config s = config(bbr ? kcp::Congestion::bbr : kcp::Congestion::none,
+                               bbr ? kcp::LossRecovery::rack : kcp::LossRecovery::ikcp, w);
+        if (std::getenv("PANIQ_SIM_BATCHED")) s.output = kcp::OutputMode::batched;
         PathSpec p;
         p.rate_bps = k.bps;
         p.rtt_ms = k.rtt;
@@ -164,8 +212,9 @@ TEST(Bottleneck, Trace) {
   p.loss = loss;
   const kcp::Config s = config(kcp::Congestion::bbr, kcp::LossRecovery::rack, 4096);
   SimTime last = 0;
-  auto r = run_bottleneck(s, s, p, bps / 8 * 6, 1, 42, 120'000,
-                          [&](SimTime now, const kcp::Engine& e, const Network& net) {
+  RunOptions opt;
+  if (const char* pre = std::getenv("PANIQ_SIM_PRELUDE")) opt.prelude_ms = std::strtoull(pre, nullptr, 10);
+  opt.probe = [&](SimTime now, const kcp::Engine& e, const Network& net) {
     if (now < last + rtt / 2) return;
     last = now;
     const auto& b = dynamic_cast<const kcp::Bbr&>(e.congestion());
@@ -176,7 +225,8 @@ TEST(Bottleneck, Trace) {
                 b.min_rtt(), b.loss_share(), (unsigned long long)net.stats(Side::a).queue_drops,
                 (unsigned long long)e.stats().retransmits, (unsigned long long)e.stats().fast_retransmits,
                 (unsigned long long)e.stats().timeout_losses);
-  });
+  };
+  auto r = run_bottleneck(s, s, p, bps / 8 * 6, 1, 42, 120'000, opt);
   std::printf("goodput %.3f MB/s drops %.2f%% wire %.3f\n", r.flows[0].goodput() / 1e6,
               100 * r.drop_share(), r.wire_per_payload());
 }

@@ -45,24 +45,19 @@ struct Model {
   double reorder_delay = 0;  // extra hold of a reordered datagram
 };
 
-double rto_bound(const Model& m) {
-  // rto = srtt + max(interval, 4 rttvar), srtt <= rtt, rttvar <= the spread of samples.
-  return std::max(30.0, m.rtt + std::max(m.interval, 4 * 2.0 * kJitter));
-}
-
 double round_ms(const Model& m) {
   double round = m.rtt;
   if (m.reorder_delay > 0) round = m.rtt + m.reorder_delay + m.interval;
   if (m.loss > 0) {
-    // The oldest hole blocks the window: one RTT until later ACKs trigger fast resend, one
-    // more until the retransmission is acknowledged; each failed attempt (data or ACK lost,
-    // q = 1-(1-p)^2) adds the backed-off RTO. P(some hole of H = W p needs >= j more attempts)
-    // <= H q^j (union bound).
-    const double holes = m.window * m.loss;
+    // Pipelined: with W p >= 1 holes per window a hole always pins snd_una, and each hole pins
+    // the window for 2R + interval after it was sent (later ACKs trigger its fast resend one R
+    // after the loss, the resend is acknowledged one R later). So the window's left edge trails
+    // the sending point by that much: W segments per 2R + interval. A repair that fails (the
+    // resend or its ACK lost, q = 1-(1-p)^2) costs that hole one more fast-resend cycle of
+    // R + interval (ACKs of the window still in flight keep arriving), j more with
+    // probability q^j: (R + interval) q/(1-q) expected.
     const double q = 1 - (1 - m.loss) * (1 - m.loss);
-    double extra = 0, rto = rto_bound(m);
-    for (int j = 1; j < 40; ++j, rto *= 1.5) extra += std::min(1.0, holes * std::pow(q, j)) * rto;
-    round = 2 * m.rtt + m.interval + extra;
+    round = 2 * m.rtt + m.interval + (m.rtt + m.interval) * q / (1 - q);
   }
   return round;
 }

@@ -68,7 +68,8 @@ TEST(Link, OneSegmentPerDatagramWithCounterAndPadding) {
   o.padding = true;
   o.replay = true;
   o.s4 = 7;
-  const LinkConfig cfg = test::link_config(mux::Role::Client, o);
+  LinkConfig cfg = test::link_config(mux::Role::Client, o);
+  cfg.mux.stream_outbound_limit = 0;  // one write fills a whole window
   const obf::Framer fr = test::framer([] {
     obf::Config c = test::wire_obf_config();
     c.s[3] = 7;
@@ -421,7 +422,7 @@ TEST(Link, SteadyStateDoesNotAllocatePerDatagram) {
   const std::uint64_t before = test::allocations();
   for (int i = 0; i < 400; ++i) round(++now);
   const std::uint64_t allocations = test::allocations() - before;
-  ASSERT_GT(datagrams, 50'000u);
+  ASSERT_GT(datagrams, 25'000u);  // 400 rounds, each at most a 64 KiB stream share
   EXPECT_EQ(allocations, 0u) << allocations << " allocations for " << datagrams << " datagrams";
   RecordProperty("allocations", static_cast<int>(allocations));
   RecordProperty("datagrams", static_cast<int>(datagrams));

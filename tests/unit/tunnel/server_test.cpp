@@ -405,8 +405,8 @@ TEST(ServerEndpoint, SteadyStateDoesNotAllocatePerDatagram) {
   const std::uint64_t before = test::allocations();
   for (int i = 0; i < 300; ++i) round(++now);
   const std::uint64_t allocations = test::allocations() - before;
-  ASSERT_GT(datagrams, 50'000u);
-  EXPECT_GT(received, 50u << 20);
+  ASSERT_GT(datagrams, 20'000u);  // 300 rounds, each at most a 64 KiB stream share
+  EXPECT_GT(received, 25u << 20);
   EXPECT_EQ(allocations, 0u) << allocations << " allocations for " << datagrams << " datagrams";
   EXPECT_EQ(f.server.stats().drop_unknown_session + f.server.stats().drop_kcp_rejected, 0u);
 }
