@@ -257,7 +257,8 @@ void Bbr::set_rate_and_window() {
   pacing_rate_ = std::max<std::uint64_t>(pacing_rate_, p_.mtu);  // at least a segment a second
   std::uint64_t cwnd = bdp(cwnd_gain_);
   cwnd = std::max<std::uint64_t>(cwnd, 4ull * p_.mtu);
-  if (mode_ == Mode::startup) {
+  if (mode_ == Mode::startup || min_rtt_ < 0) {
+    // Searching, or no RTT yet (a bandwidth hint gives a rate but no BDP): the initial window.
     cwnd = std::max<std::uint64_t>(cwnd, std::uint64_t{p_.initial_window} * p_.mtu);
   }
   if (p_.max_inflight > 0) cwnd = std::min(cwnd, p_.max_inflight);

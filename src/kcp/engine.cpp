@@ -287,6 +287,7 @@ void Engine::process_segment(const SegmentView& seg, bool& flag, std::uint32_t& 
       break;
     case Cmd::push:
       if (time_diff(h.sn, rcv_nxt_ + rcv_wnd_) < 0) {
+        if (acklist_.empty()) ack_hold_ts_ = current_;  // the oldest waiting ACK's age
         acklist_.push_back(Ack{h.sn, h.ts});
         if (time_diff(h.sn, rcv_nxt_) >= 0) {
           parse_data(h, seg.data);

@@ -290,9 +290,8 @@ class Engine {
   bool pace_started_ = false;
   bool pace_blocked_ = false;            // something is waiting for the budget
   Clock32 next_send_ts_ = 0;
-  bool ack_hold_ = false;                // ACKs are being held (paced engines)
   std::vector<Ack> prev_acks_;           // the last ACK batch, repeated once when packing
-  Clock32 ack_hold_ts_ = 0;              // since when
+  Clock32 ack_hold_ts_ = 0;              // when the oldest ACK in acklist_ was queued
   AckEvent batch_{};                     // what the current input() acknowledged
   bool batch_have_rs_ = false;
   std::uint64_t batch_rs_delivered_ = 0;

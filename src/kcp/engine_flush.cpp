@@ -51,17 +51,12 @@ void Engine::flush_body() {
   // data datagram, a fraction of the reverse traffic, at a cost of at most 3 % of the RTT.
   bool hold = false;
   if (cfg_.paced_sender() && !acklist_.empty()) {
-    if (!ack_hold_) {
-      ack_hold_ = true;
-      ack_hold_ts_ = current_;
-    }
     const bool sending = nsnd_que_ > 0 || lost_pending_ > 0 || probe_ != 0;
     // Not on a LAN or loopback (srtt under 3 ms or unknown): there 1 ms is many round trips.
     hold = !sending && rx_srtt_ >= 3 && acklist_.size() < detail::kAckHoldCount &&
            time_diff(current_, ack_hold_ts_) < static_cast<std::int32_t>(ack_hold_ms());
   }
   if (!hold) {
-    ack_hold_ = false;
     for (const Ack& a : acklist_) {
       seg.sn = a.sn;
       seg.ts = a.ts;

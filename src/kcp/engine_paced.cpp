@@ -332,7 +332,7 @@ std::optional<Clock32> Engine::paced_deadline() const {
   if (rack_timer_) earliest(rack_deadline_);
   if (rack_dirty_ || fastack_pending_) earliest(current_);
   if (pace_blocked_) earliest(next_send_ts_);
-  if (ack_hold_ && !acklist_.empty()) earliest(ack_hold_ts_ + ack_hold_ms());
+  if (!acklist_.empty()) earliest(ack_hold_ts_ + ack_hold_ms());
   return d;
 }
 

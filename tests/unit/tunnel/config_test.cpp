@@ -132,6 +132,62 @@ TEST(TunnelConfig, SegmentPackingFromProfile) {
   EXPECT_NE(bad.error().message.find("kcp.pack_segments"), std::string::npos) << bad.error().message;
 }
 
+// The paced sender (docs/kcp.md 6): bbr + rack by default, the reference's nc + ikcp on request;
+// windows default to 4096 only for the paced sender; the bandwidth hint is converted from wire
+// Mbit/s to KCP segment bytes; bad values name the field; non-defaults round-trip.
+TEST(TunnelConfig, PacedSenderFromProfile) {
+  auto p = load("example-profile.json");
+  p.kcp->send_window.reset();
+  p.kcp->recv_window.reset();
+  p.kcp->max_snd_queue.reset();
+  p.kcp->target_bps.reset();
+  p.kcp->rtt_ms.reset();
+  auto c = client_config_from_profile(p);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->link.kcp.congestion, kcp::Congestion::bbr);
+  EXPECT_EQ(c->link.kcp.loss_recovery, kcp::LossRecovery::rack);
+  EXPECT_EQ(c->link.kcp.snd_wnd, kcp::kPacedDefaultWindow);
+  EXPECT_EQ(c->link.kcp.rcv_wnd, kcp::kPacedDefaultWindow);
+  EXPECT_EQ(c->link.kcp.bandwidth_hint, 0u);
+  p.kcp->congestion = "none";
+  p.kcp->loss_recovery = "ikcp";
+  c = client_config_from_profile(p);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->link.kcp.congestion, kcp::Congestion::none);
+  EXPECT_EQ(c->link.kcp.loss_recovery, kcp::LossRecovery::ikcp);
+  EXPECT_FALSE(c->link.kcp.paced_sender());
+  EXPECT_EQ(c->link.kcp.snd_wnd, 1024u) << "the reference's window with the reference's sender";
+  p.kcp->congestion = "ikcp";
+  p.kcp->bandwidth_mbps = 20.0;
+  c = client_config_from_profile(p);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->link.kcp.congestion, kcp::Congestion::ikcp);
+  // 20 Mbit/s = 2.5 MB/s on the wire; a full datagram carries kcp_mtu 1203 segment bytes in
+  // 1350 + 28 wire bytes.
+  EXPECT_EQ(c->link.kcp.bandwidth_hint, static_cast<std::uint64_t>(2'500'000.0 * 1203 / 1378));
+  std::vector<std::string> warnings;
+  auto back = profile::parse_profile_json(profile::to_json(p), warnings);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->kcp->congestion, "ikcp");
+  EXPECT_EQ(back->kcp->loss_recovery, "ikcp");
+  ASSERT_TRUE(back->kcp->bandwidth_mbps);
+  EXPECT_EQ(*back->kcp->bandwidth_mbps, 20.0);
+  const auto reject = [&](const char* key, nlohmann::json value, const char* why) {
+    auto doc = nlohmann::json::parse(profile::to_json(p));
+    doc["kcp"][key] = value;
+    auto bad = profile::parse_profile_json(doc.dump(), warnings);
+    ASSERT_FALSE(bad) << key;
+    EXPECT_NE(bad.error().message.find(std::string("kcp.") + key), std::string::npos)
+        << bad.error().message;
+    EXPECT_NE(bad.error().message.find(why), std::string::npos) << bad.error().message;
+  };
+  reject("congestion", "reno", "must be one of \"bbr\", \"ikcp\", \"none\"");
+  reject("congestion", 3, "must be one of");
+  reject("loss_recovery", "dupack", "must be one of \"rack\", \"ikcp\"");
+  reject("bandwidth_mbps", 0, "above 0");
+  reject("bandwidth_mbps", "fast", "above 0");
+}
+
 TEST(TunnelConfig, BdpWindowsAndNullHandshakeTimeout) {
   auto p = load("example-profile.json");
   p.kcp->send_window.reset();

@@ -1,0 +1,168 @@
+// The path model (kcp/bbr.hpp) fed synthetic acknowledgements, round by round; and ikcp's cwnd
+// behind the same interface (kcp/congestion.hpp).
+#include "kcp/bbr.hpp"
+
+#include <gtest/gtest.h>
+
+#include "kcp/congestion.hpp"
+
+namespace paniq::kcp {
+namespace {
+
+constexpr std::uint32_t kMtu = 1300;
+
+// Drives one Bbr through rounds of a path: every round the sender delivers `rate` bytes/s for
+// one RTT; one AckEvent per round closes it (its sample spans the round).
+struct Feed {
+  Bbr bbr;
+  Clock32 now = 1000;
+  std::uint64_t delivered = 0;
+  explicit Feed(const BbrParams& p) : bbr(p) {}
+
+  void round(std::uint64_t rate, std::int32_t rtt, std::uint64_t lost = 0, bool app_limited = false,
+             std::uint64_t inflight = 0) {
+    if (lost > 0) {
+      LossEvent l;
+      l.now = now;
+      l.lost_segments = static_cast<std::uint32_t>(lost / kMtu);
+      l.lost_bytes = lost;
+      bbr.on_loss(l);
+    }
+    const std::uint64_t bytes = rate * static_cast<std::uint64_t>(rtt) / 1000;
+    AckEvent e;
+    now += static_cast<Clock32>(rtt);
+    e.now = now;
+    e.acked_segments = static_cast<std::uint32_t>(bytes / kMtu + 1);
+    e.acked_bytes = bytes;
+    e.min_rtt_sample = rtt;
+    e.rttvar = 1;
+    e.rate.prior_delivered = delivered;
+    delivered += bytes;
+    e.delivered = delivered;
+    e.rate.delivered = bytes;
+    e.rate.interval_ms = static_cast<std::uint32_t>(rtt);
+    e.rate.app_limited = app_limited;
+    e.inflight_bytes = inflight;
+    bbr.on_ack(e);
+  }
+};
+
+BbrParams params() {
+  BbrParams p;
+  p.mtu = kMtu;
+  p.max_inflight = 4096ull * kMtu;
+  return p;
+}
+
+TEST(Bbr, StartupDoublesThenDrainsThenCruisesAtTheMeasuredRate) {
+  Feed f(params());
+  EXPECT_EQ(f.bbr.mode(), Bbr::Mode::startup);
+  EXPECT_EQ(f.bbr.pacing_rate(), 0u) << "nothing known: the initial window goes unpaced";
+  f.round(100'000, 100);
+  EXPECT_EQ(f.bbr.pacing_rate(), 200'000u) << "Startup paces at twice the delivery rate";
+  // The path delivers at most 2.5 MB/s: the rate doubles until it stops growing by 25 %.
+  std::uint64_t rate = 100'000;
+  for (int i = 0; i < 12 && f.bbr.mode() == Bbr::Mode::startup; ++i) {
+    rate = std::min<std::uint64_t>(rate * 2, 2'500'000);
+    f.round(rate, 100, 0, false, 2 * rate / 10);
+  }
+  EXPECT_NE(f.bbr.mode(), Bbr::Mode::startup) << "3 rounds without 25 % growth end Startup";
+  EXPECT_EQ(f.bbr.max_bandwidth(), 2'500'000u);
+  // Drain ends once in flight is down to one BDP; then cruising at the rate itself.
+  for (int i = 0; i < 3 && f.bbr.mode() != Bbr::Mode::probe_bw; ++i) f.round(2'500'000, 100, 0, false, 100'000);
+  ASSERT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw);
+  EXPECT_EQ(f.bbr.pacing_rate(), 2'500'000u);
+  // In-flight cap: 2 x bandwidth x (min RTT + 2 ms clock grain).
+  EXPECT_EQ(f.bbr.inflight_limit(), 2ull * 2'500'000 * 102 / 1000);
+}
+
+TEST(Bbr, ApplicationLimitedRoundsNeverEndStartup) {
+  Feed f(params());
+  for (int i = 0; i < 20; ++i) f.round(20'000, 200, 0, /*app_limited=*/true);
+  EXPECT_EQ(f.bbr.mode(), Bbr::Mode::startup) << "small requests say nothing about the pipe";
+  f.round(40'000, 200);
+  f.round(80'000, 200);
+  EXPECT_EQ(f.bbr.mode(), Bbr::Mode::startup);
+  EXPECT_EQ(f.bbr.pacing_rate(), 160'000u);
+}
+
+TEST(Bbr, RandomLossRaisesTheEstimateByItsShareQueueLossDoesNot) {
+  Feed f(params());
+  for (int i = 0; i < 6; ++i) f.round(1'000'000, 50);  // Startup ends: no growth
+  for (int i = 0; i < 4 && f.bbr.mode() != Bbr::Mode::probe_bw; ++i) f.round(1'000'000, 50);
+  ASSERT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw);
+  EXPECT_EQ(f.bbr.bandwidth(), 1'000'000u);
+  // 5 % of what is sent is lost at the same RTT (no queue): the path carries 1/0.95 of what is
+  // delivered.
+  for (int i = 0; i < 30; ++i) f.round(1'000'000, 50, 1'000'000 * 50 / 1000 * 5 / 95);
+  EXPECT_NEAR(f.bbr.loss_share(), 0.05, 0.005);
+  EXPECT_NEAR(static_cast<double>(f.bbr.bandwidth()), 1'000'000 / 0.95, 6'000);
+  // The same losses with a standing queue (RTT 50 -> 80 ms) are congestion: no compensation.
+  for (int i = 0; i < 10; ++i) f.round(1'000'000, 80, 1'000'000 * 80 / 1000 * 5 / 95);
+  EXPECT_LT(f.bbr.loss_share(), 0.01);
+  EXPECT_LE(f.bbr.bandwidth(), 1'010'000u);
+}
+
+TEST(Bbr, LossCompensationIsCapped) {
+  Feed f(params());
+  for (int i = 0; i < 10; ++i) f.round(1'000'000, 50);
+  ASSERT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw);
+  // A policer dropping half of everything: the estimate is raised by at most 1/(1 - 0.15).
+  for (int i = 0; i < 30; ++i) f.round(1'000'000, 50, 1'000'000 * 50 / 1000);
+  EXPECT_LE(static_cast<double>(f.bbr.bandwidth()), 1'000'000 / (1 - Bbr::kMaxLossCompensation) + 1);
+}
+
+TEST(Bbr, LanAndLoopbackAreUnpaced) {
+  Feed f(params());
+  f.round(300'000'000, 1);
+  EXPECT_EQ(f.bbr.pacing_rate(), 0u);
+  EXPECT_EQ(f.bbr.inflight_limit(), std::uint64_t{Bbr::kLowRttWindow} * kMtu);
+}
+
+TEST(Bbr, BandwidthHintSkipsStartupAndCapsPacing) {
+  BbrParams p = params();
+  p.bandwidth_hint = 1'000'000;
+  Feed f(p);
+  EXPECT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw);
+  EXPECT_EQ(f.bbr.pacing_rate(), 1'000'000u);
+  for (int i = 0; i < 20; ++i) f.round(2'000'000, 50);  // the path turns out faster
+  EXPECT_LE(f.bbr.pacing_rate(), 1'000'000u) << "never above what the user said";
+}
+
+TEST(IkcpCongestion, SlowStartAdditiveIncreaseAndReactions) {
+  IkcpCongestion c(1376, 2);
+  EXPECT_EQ(c.sequence_window(), 0u) << "ikcp starts at cwnd 0: the first flush sends nothing";
+  c.on_flush_end();
+  EXPECT_EQ(c.sequence_window(), 1u);
+  AckEvent e;
+  e.una_advanced = true;
+  e.rmt_wnd = 128;
+  c.on_ack(e);
+  EXPECT_EQ(c.sequence_window(), 2u) << "slow start up to ssthresh 2";
+  for (int i = 0; i < 50; ++i) c.on_ack(e);
+  const std::uint32_t grown = c.sequence_window();
+  EXPECT_GT(grown, 2u);
+  EXPECT_LT(grown, 40u) << "additive increase above ssthresh";
+  LossEvent fast;
+  fast.inflight_segments = 40;
+  c.on_loss(fast);
+  EXPECT_EQ(c.sequence_window(), 20u + 2u) << "fast resend: ssthresh = inflight/2, cwnd + resend";
+  LossEvent to;
+  to.timeout = true;
+  to.window_used = 22;
+  c.on_loss(to);
+  EXPECT_EQ(c.sequence_window(), 1u) << "timeout: cwnd 1";
+  e.rmt_wnd = 1;
+  for (int i = 0; i < 10; ++i) c.on_ack(e);
+  EXPECT_EQ(c.sequence_window(), 1u) << "never above the remote window";
+}
+
+TEST(NoCongestion, SetsNoLimit) {
+  NoCongestion c;
+  EXPECT_EQ(c.sequence_window(), UINT32_MAX);
+  EXPECT_EQ(c.inflight_limit(), UINT64_MAX);
+  EXPECT_EQ(c.pacing_rate(), 0u);
+}
+
+}  // namespace
+}  // namespace paniq::kcp
