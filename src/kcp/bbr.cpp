@@ -243,9 +243,11 @@ void Bbr::set_rate_and_window() {
     return;
   }
   std::uint64_t bw = bandwidth();
-  if (bw == 0 && min_rtt_ > 0) {
-    // No delivery sample yet: the initial window per round trip.
-    bw = std::uint64_t{p_.initial_window} * p_.mtu * 1000 / static_cast<std::uint64_t>(min_rtt_);
+  if ((bw == 0 || mode_ == Mode::startup) && min_rtt_ > 0) {
+    // Searching: at least the initial window per round trip, even when the samples so far come
+    // from a trickle of small requests (application-limited, far below what the path carries).
+    bw = std::max<std::uint64_t>(
+        bw, std::uint64_t{p_.initial_window} * p_.mtu * 1000 / static_cast<std::uint64_t>(min_rtt_));
   }
   if (bw == 0) {
     pacing_rate_ = 0;  // nothing known: the initial window goes unpaced

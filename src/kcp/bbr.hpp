@@ -31,7 +31,7 @@ namespace paniq::kcp {
 struct BbrParams {
   std::uint32_t mtu = 1400;                 // bytes of a full segment (header included)
   std::uint64_t bandwidth_hint = 0;         // bytes/s the user says the link carries; 0 = none
-  std::uint32_t initial_window = 32;        // segments before the first RTT sample
+  std::uint32_t initial_window = 64;        // segments before the first RTT sample
   std::uint64_t max_inflight = 0;           // memory cap in bytes (0 = none)
 };
 

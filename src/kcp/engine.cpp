@@ -131,7 +131,7 @@ std::uint32_t Engine::send_queue_limit() const {
     // reference's 1024 when its larger window made the default bigger.
     return cfg_.paced_sender() ? std::min<std::uint32_t>(max_snd_queue_, 1024) : max_snd_queue_;
   }
-  constexpr std::uint64_t kQueueMs = 10, kMinQueue = 32;
+  constexpr std::uint64_t kQueueMs = 4, kMinQueue = 16;
   const std::uint64_t want = std::max(kMinQueue, rate * kQueueMs / 1000 / mtu_);
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(want, max_snd_queue_));
 }

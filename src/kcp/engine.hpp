@@ -167,9 +167,10 @@ class Engine {
   const CongestionController& congestion() const { return *cc_; }
   std::uint64_t inflight_bytes() const { return inflight_bytes_; }  // paced sender only
   std::uint64_t delivered_bytes() const { return delivered_; }      // paced sender only
-  // Segments send() may still queue: max_snd_queue, or with a pacing controller about 10 ms
-  // of the pacing rate (at least 32): a short queue keeps a new stream's first bytes from
-  // waiting behind seconds of bulk data, the multiplexer holds the rest.
+  // Segments send() may still queue: max_snd_queue, or with a pacing controller 4 ms of the
+  // pacing rate (at least 16): a short queue keeps a new stream's first bytes from waiting
+  // behind seconds of bulk data, the multiplexer holds the rest. The shell refills it on every
+  // flush (at least once per pacing tick), so 4 ms never starves the pacer.
   std::uint32_t send_queue_limit() const;
   std::uint32_t rx_rto() const { return rx_rto_; }
   std::int64_t rx_srtt() const { return rx_srtt_; }

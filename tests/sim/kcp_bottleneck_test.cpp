@@ -44,7 +44,7 @@ Bounds derive(const PathSpec& p, const kcp::Config& c, std::uint64_t bytes) {
   const double C = static_cast<double>(p.rate_bytes());
   const double rtt_q = p.rtt_ms + 2.0 * p.jitter_ms + p.queue_ms + 1000.0 * p.queue_extra / C;
   const double bdp = C * p.rtt_ms / 1000.0;
-  const double iw = 32.0 * c.mtu;
+  const double iw = 32.0 * c.mtu;  // the engine starts at 64: the model's Startup is a round slower
   const double g = kcp::Bbr::kStartupGain;
   const double rounds = std::ceil(std::log(std::max(bdp / iw, 1.0)) / std::log(g)) + 2;
   const double header = static_cast<double>(c.mss()) / c.mtu;

@@ -59,9 +59,13 @@ TEST(Bbr, StartupDoublesThenDrainsThenCruisesAtTheMeasuredRate) {
   EXPECT_EQ(f.bbr.mode(), Bbr::Mode::startup);
   EXPECT_EQ(f.bbr.pacing_rate(), 0u) << "nothing known: the initial window goes unpaced";
   f.round(100'000, 100);
-  EXPECT_EQ(f.bbr.pacing_rate(), 200'000u) << "Startup paces at twice the delivery rate";
+  // Startup paces at twice the delivery rate, and at least twice the initial window (64
+  // segments) per round trip.
+  EXPECT_EQ(f.bbr.pacing_rate(), 2u * 64 * kMtu * 10);
+  f.round(1'000'000, 100);
+  EXPECT_EQ(f.bbr.pacing_rate(), 2'000'000u) << "Startup paces at twice the delivery rate";
   // The path delivers at most 2.5 MB/s: the rate doubles until it stops growing by 25 %.
-  std::uint64_t rate = 100'000;
+  std::uint64_t rate = 1'000'000;
   for (int i = 0; i < 12 && f.bbr.mode() == Bbr::Mode::startup; ++i) {
     rate = std::min<std::uint64_t>(rate * 2, 2'500'000);
     f.round(rate, 100, 0, false, 2 * rate / 10);
@@ -83,7 +87,8 @@ TEST(Bbr, ApplicationLimitedRoundsNeverEndStartup) {
   f.round(40'000, 200);
   f.round(80'000, 200);
   EXPECT_EQ(f.bbr.mode(), Bbr::Mode::startup);
-  EXPECT_EQ(f.bbr.pacing_rate(), 160'000u);
+  // Still searching from the initial window per round trip, not from the trickle's rate.
+  EXPECT_EQ(f.bbr.pacing_rate(), 2u * 64 * kMtu * 5);
 }
 
 TEST(Bbr, RandomLossRaisesTheEstimateByItsShareQueueLossDoesNot) {

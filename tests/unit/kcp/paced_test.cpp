@@ -132,16 +132,19 @@ TEST(Paced, PacingSpreadsTheWindowOverTime) {
   Engine a(paced(rate));
   const Bytes data(60 * a.mss(), 0x33);
   std::size_t queued = 0;
-  while (queued < data.size()) {
-    auto n = a.send(ByteView(data).subspan(queued));
-    ASSERT_TRUE(n);
-    if (*n == 0) break;
-    queued += *n;
-  }
+  auto refill = [&] {  // as the Link does before every flush: keep the send queue full
+    while (queued < data.size()) {
+      auto n = a.send(ByteView(data).subspan(queued));
+      ASSERT_TRUE(n);
+      if (*n == 0) break;
+      queued += *n;
+    }
+  };
   Clock32 t = 1000;
   std::size_t data_segments = 0, wakeups = 0;
   const Clock32 end = t + 200;
   while (time_diff(end, t) > 0) {
+    refill();
     tick(a, t);
     for (const Bytes& d : take(a)) data_segments += cmd_of(d) == static_cast<std::uint8_t>(Cmd::push);
     const Clock32 next = a.check(t);
