@@ -116,11 +116,7 @@ void Bbr::on_ack(const AckEvent& e) {
     case Mode::drain:
       if (inflight_ <= bdp(1.0)) {
         mode_ = Mode::probe_bw;
-        cycle_index_ = 2;
-        cycle_start_ = e.now;
-        cycle_lost_ = false;
-        pacing_gain_ = kCycle[cycle_index_];
-        cwnd_gain_ = kCwndGain;
+        enter_phase(2, e.now);
       }
       break;
     case Mode::probe_bw:
@@ -201,11 +197,7 @@ void Bbr::advance_cycle(const AckEvent& e) {
     queue_run_ = 0;
     queue_now_ = standing_ = false;
     probe_start_bw_ = 0;
-    cycle_index_ = 1;
-    cycle_start_ = e.now;
-    cycle_lost_ = false;
-    pacing_gain_ = kCycle[cycle_index_];
-    cwnd_gain_ = kCwndGain;
+    enter_phase(1, e.now);
     return;
   }
   // The probe's samples arrive while the 0.75 phase runs: judge it when that phase ends.
@@ -219,11 +211,15 @@ void Bbr::advance_cycle(const AckEvent& e) {
     return;
   }
   if (next) {
-    cycle_index_ = (cycle_index_ + 1) % kCycle.size();
+    enter_phase((cycle_index_ + 1) % kCycle.size(), e.now);
     if (kCycle[cycle_index_] > 1) probe_start_bw_ = max_bandwidth();
-    cycle_start_ = e.now;
-    cycle_lost_ = false;
   }
+}
+
+void Bbr::enter_phase(std::size_t index, Clock32 now) {
+  cycle_index_ = index;
+  cycle_start_ = now;
+  cycle_lost_ = false;
   pacing_gain_ = kCycle[cycle_index_];
   cwnd_gain_ = kCwndGain;
 }

@@ -83,6 +83,7 @@ class Bbr final : public CongestionController {
   void check_startup_done();
   void enter_drain();
   void advance_cycle(const AckEvent& e);
+  void enter_phase(std::size_t index, Clock32 now);
   void set_rate_and_window();
   std::uint64_t bdp(double gain) const;
 

@@ -237,6 +237,7 @@ class Engine {
                   bool& lost, std::uint32_t& change);
   void emit_segment(const SegmentHeader& h, const std::uint8_t* data);
   void note_resend(std::uint32_t resendts, bool& have_min);
+  void back_off(SndSeg& s);
   void release_snd(SndSeg& s);
   // paced sender (engine_paced.cpp)
   void on_delivered(SndSeg& s, bool ts_known, std::uint32_t echoed_ts);

@@ -32,6 +32,19 @@ void Engine::emit_segment(const SegmentHeader& h, const std::uint8_t* data) {
   ++stats_.out_segments;
 }
 
+// ikcp's timeout back-off of one segment (nodelay 0: doubling; 1: x1.5; 2: + rx_rto/2; the
+// reference's RTO mode: + rx_rto/2), capped so 32-bit time arithmetic stays meaningful.
+void Engine::back_off(SndSeg& s) {
+  if (nodelay_ == 0) {
+    s.rto += std::max(s.rto, rx_rto_);
+  } else if (cfg_.rto_mode == RtoMode::reference) {
+    s.rto += rx_rto_ / 2;
+  } else {
+    s.rto += (nodelay_ < 2 ? s.rto : rx_rto_) / 2;
+  }
+  s.rto = std::min(s.rto, detail::kRtoBackoffCap);
+}
+
 void Engine::note_resend(std::uint32_t resendts, bool& have_min) {
   if (!have_min || time_diff(resendts, min_resendts_) < 0) min_resendts_ = resendts;
   have_min = true;
@@ -183,14 +196,7 @@ void Engine::flush_data(std::uint16_t wnd, std::uint32_t first_new, std::uint32_
         needsend = true;
         ++s.xmit;
         ++stats_.retransmits;
-        if (nodelay_ == 0) {
-          s.rto += std::max(s.rto, rx_rto_);
-        } else if (cfg_.rto_mode == RtoMode::reference) {
-          s.rto += rx_rto_ / 2;
-        } else {
-          s.rto += (nodelay_ < 2 ? s.rto : rx_rto_) / 2;
-        }
-        s.rto = std::min(s.rto, detail::kRtoBackoffCap);
+        back_off(s);
         s.resendts = current_ + s.rto;
         lost = true;
       } else if (s.fastack >= resent && (fastlimit_ == 0 || s.xmit <= fastlimit_)) {

@@ -111,16 +111,7 @@ void Engine::mark_lost(SndSeg& s, bool timeout) {
   ++lost_pending_;
   if (timeout) {
     ++stats_.timeout_losses;
-    // ikcp's back-off, applied when the timer declares the loss (the resend may wait for the
-    // pacing budget).
-    if (nodelay_ == 0) {
-      s.rto += std::max(s.rto, rx_rto_);
-    } else if (cfg_.rto_mode == RtoMode::reference) {
-      s.rto += rx_rto_ / 2;
-    } else {
-      s.rto += (nodelay_ < 2 ? s.rto : rx_rto_) / 2;
-    }
-    s.rto = std::min(s.rto, detail::kRtoBackoffCap);
+    back_off(s);  // when the timer declares the loss (the resend may wait for the budget)
   } else {
     ++stats_.rack_losses;
   }

@@ -60,16 +60,21 @@ void warm_up(Engine& a, Engine& b, Clock32& t) {
   ASSERT_EQ(b.rx_srtt(), 50);
 }
 
+// Ten full segments from a, flushed at t.
+Datagrams send_ten(Engine& a, Clock32 t) {
+  const Bytes data(10 * a.mss(), 0x5A);
+  EXPECT_EQ(*a.send(data), data.size());
+  a.flush(t);
+  return take(a);
+}
+
 // Ten segments, the third lost on the way: it is resent once the reordering window after the
 // later segments' ACKs has passed (RTT + min RTT / 4), long before the RTO, and only then.
 TEST(Paced, RackResendsALossAfterTheReorderingWindow) {
   Engine a(paced()), b(paced());
   Clock32 t = 1000;
   warm_up(a, b, t);
-  const Bytes data(10 * a.mss(), 0x5A);
-  ASSERT_EQ(*a.send(data), data.size());
-  a.flush(t);
-  Datagrams sent = take(a);
+  Datagrams sent = send_ten(a, t);
   ASSERT_EQ(sent.size(), 10u);
   const Clock32 t0 = t;
   const std::uint32_t lost_sn = sn_of(sent[2]);
@@ -102,10 +107,7 @@ TEST(Paced, ReorderingInsideTheWindowResendsNothing) {
   Engine a(paced()), b(paced());
   Clock32 t = 1000;
   warm_up(a, b, t);
-  const Bytes data(10 * a.mss(), 0x5A);
-  ASSERT_EQ(*a.send(data), data.size());
-  a.flush(t);
-  Datagrams sent = take(a);
+  Datagrams sent = send_ten(a, t);
   const Clock32 t0 = t;
   const Bytes late = sent[2];
   sent.erase(sent.begin() + 2);
