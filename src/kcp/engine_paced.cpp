@@ -125,6 +125,12 @@ void Engine::detect_losses() {
   rack_timer_ = false;
   if (nsnd_buf_ == 0) return;
   const bool rack = cfg_.loss_recovery == LossRecovery::rack;
+  // ikcp's dup-ACK rule (resend after `resend` ACKs of later segments): the whole rule under
+  // loss_recovery ikcp, and beside RACK towards a peer that ACKs in kcp-tokio's layout (wnd 0,
+  // una 0: the Rust reference). Such a peer never sends a cumulative una, so with its small
+  // window pinned behind a hole nothing newer is in flight for RACK to compare a lost resend
+  // with; the later segments' ACKs are the only signal short of the RTO.
+  const bool dupack = !rack || stats_.in_zero_window_acks > 0;
   const bool timers_due = time_diff(current_, min_resendts_) >= 0;
   const bool full = timers_due || fastack_pending_;
   const std::uint32_t resent = fastresend_ > 0 ? fastresend_ : UINT32_MAX;
@@ -147,7 +153,7 @@ void Engine::detect_losses() {
     bool lose = false, by_timer = false;
     if (time_diff(current_, s.resendts) >= 0) {
       lose = by_timer = true;
-    } else if (!rack && s.fastack >= resent && (fastlimit_ == 0 || s.xmit <= fastlimit_)) {
+    } else if (dupack && s.fastack >= resent && (fastlimit_ == 0 || s.xmit <= fastlimit_)) {
       lose = true;
       s.fastack = 0;
     } else if (rack && s.tx_order < rack_tx_order_) {
@@ -166,7 +172,7 @@ void Engine::detect_losses() {
       e.lost_bytes += seg_bytes(s.len);
     } else {
       note_resend(s.resendts, have_min);
-      if (!rack && s.fastack >= resent && (fastlimit_ == 0 || s.xmit <= fastlimit_)) {
+      if (dupack && s.fastack >= resent && (fastlimit_ == 0 || s.xmit <= fastlimit_)) {
         fastack_pending_ = true;
       }
     }
