@@ -75,7 +75,6 @@ class Bbr final : public CongestionController {
   std::uint64_t bandwidth() const;         // with loss compensation and the hint
   std::int32_t min_rtt() const { return min_rtt_; }  // -1 = none yet
   double loss_share() const { return loss_share_; }
-  std::uint64_t round_count() const { return round_count_; }
 
  private:
   void start_round(const AckEvent& e);

@@ -30,7 +30,6 @@ struct RateSample {
 struct AckEvent {
   Clock32 now = 0;
   std::uint32_t acked_segments = 0;   // newly acknowledged (selective or cumulative)
-  std::uint64_t acked_bytes = 0;
   bool una_advanced = false;          // snd_una moved (ikcp grows cwnd only then)
   std::int32_t min_rtt_sample = -1;   // smallest RTT (ms) measured by this batch, -1 = none
   std::int64_t rttvar = 0;            // the engine's smoothed RTT deviation (ms) after it
@@ -38,7 +37,6 @@ struct AckEvent {
   std::uint64_t delivered = 0;        // the engine's running total of delivered bytes
   std::uint64_t inflight_bytes = 0;   // after this batch
   std::uint32_t rmt_wnd = 0;          // the peer's window (ikcp caps cwnd at it)
-  std::uint32_t mss = 0;
   RateSample rate;
 };
 
@@ -49,7 +47,6 @@ struct LossEvent {
   bool timeout = false;              // declared by the retransmission timer (else fast/RACK)
   std::uint32_t inflight_segments = 0;  // snd_nxt - snd_una when declared (ikcp's inflight)
   std::uint32_t window_used = 0;     // the window the flush ran with (ikcp halves it)
-  std::uint32_t mss = 0;
 };
 
 class CongestionController {

@@ -250,7 +250,6 @@ Errc Engine::input(ByteView datagram, Clock32 now) {
     // ikcp grows its cwnd once per input that advanced snd_una (IkcpCongestion).
     batch_.now = current_;
     batch_.rmt_wnd = rmt_wnd_;
-    batch_.mss = mss_;
     cc_->on_ack(batch_);
   }
   return Errc::ok;

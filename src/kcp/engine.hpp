@@ -166,7 +166,6 @@ class Engine {
   std::uint32_t cwnd() const { return cc_->cwnd_segments(); }
   const CongestionController& congestion() const { return *cc_; }
   std::uint64_t inflight_bytes() const { return inflight_bytes_; }  // paced sender only
-  std::uint64_t delivered_bytes() const { return delivered_; }      // paced sender only
   // Segments send() may still queue: max_snd_queue, or with a pacing controller 4 ms of the
   // pacing rate (at least 16): a short queue keeps a new stream's first bytes from waiting
   // behind seconds of bulk data, the multiplexer holds the rest. The shell refills it on every

@@ -153,7 +153,6 @@ void Engine::flush_body() {
   // ikcp's reaction: fast resend (change) first, then timeout (lost), as ikcp_flush orders it.
   LossEvent e;
   e.now = current_;
-  e.mss = mss_;
   e.inflight_segments = snd_nxt_ - snd_una_;
   e.window_used = cwnd;
   if (change != 0) {

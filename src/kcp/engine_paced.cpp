@@ -37,7 +37,6 @@ void Engine::on_delivered(SndSeg& s, bool ts_known, std::uint32_t echoed_ts) {
   delivered_ += bytes;
   delivered_ts_ = current_;
   ++batch_.acked_segments;
-  batch_.acked_bytes += bytes;
   // Which transmission arrived? KCP echoes the send time, so an ACK for an earlier one than the
   // latest means the retransmission was not needed (reordering or delay, not loss).
   const bool latest = ts_known ? echoed_ts == s.ts : s.xmit <= 1;
@@ -76,7 +75,6 @@ void Engine::finish_ack_batch() {
   batch_.now = current_;
   batch_.delivered = delivered_;
   batch_.rmt_wnd = rmt_wnd_;
-  batch_.mss = mss_;
   if (batch_have_rs_) {
     RateSample& r = batch_.rate;
     r.prior_delivered = batch_rs_delivered_;
@@ -181,7 +179,6 @@ void Engine::detect_losses() {
   for (LossEvent* e : {&fast, &timeout}) {
     if (e->lost_segments == 0) continue;
     e->now = current_;
-    e->mss = mss_;
     e->timeout = e == &timeout;
     e->inflight_segments = snd_nxt_ - snd_una_;
     e->window_used = std::min(snd_wnd_, rmt_wnd_);

@@ -33,7 +33,6 @@ struct Feed {
     now += static_cast<Clock32>(rtt);
     e.now = now;
     e.acked_segments = static_cast<std::uint32_t>(bytes / kMtu + 1);
-    e.acked_bytes = bytes;
     e.min_rtt_sample = rtt;
     e.rttvar = 1;
     e.rate.prior_delivered = delivered;
