@@ -10,10 +10,21 @@
 namespace paniq::crypto {
 
 static_assert(sizeof(blake2s_state) <= 256, "Blake2s state buffer too small");
+static_assert(sizeof(crypto_aead_aes256gcm_state) <= 512, "AeadKey state buffer too small");
+static_assert(alignof(crypto_aead_aes256gcm_state) <= 16, "AeadKey state under-aligned");
+static_assert(crypto_aead_aes256gcm_ABYTES == kAeadTagLen &&
+              crypto_aead_chacha20poly1305_ietf_ABYTES == kAeadTagLen);
+static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12 &&
+              crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12 &&
+              crypto_stream_chacha20_ietf_NONCEBYTES == 12);
 
 void init() {
   static const bool ok = sodium_init() >= 0;
   if (!ok) throw std::runtime_error("libsodium failed to initialise");
+}
+
+void secure_zero(MutByteView data) {
+  if (!data.empty()) sodium_memzero(data.data(), data.size());
 }
 
 Key32 x25519_public(const Key32& secret) {
@@ -65,6 +76,104 @@ bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
   return crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, ciphertext.data(),
                                                     ciphertext.size(), ad.data(), ad.size(),
                                                     nonce.data(), key.data()) == 0;
+}
+
+bool aes256gcm_available() {
+  init();
+  return crypto_aead_aes256gcm_is_available() != 0;
+}
+
+const char* to_string(Aead alg) {
+  switch (alg) {
+    case Aead::chacha20poly1305:
+      return "chacha20-poly1305";
+    case Aead::aes256gcm:
+      return "aes-256-gcm";
+  }
+  return "unknown";
+}
+
+Aead preferred_aead() {
+  return aes256gcm_available() ? Aead::aes256gcm : Aead::chacha20poly1305;
+}
+
+namespace {
+
+crypto_aead_aes256gcm_state* aes_state(std::uint8_t* p) {
+  return reinterpret_cast<crypto_aead_aes256gcm_state*>(p);
+}
+const crypto_aead_aes256gcm_state* aes_state(const std::uint8_t* p) {
+  return reinterpret_cast<const crypto_aead_aes256gcm_state*>(p);
+}
+
+}  // namespace
+
+AeadKey::AeadKey(Aead alg, const Key32& key) : state_{}, alg_(alg) {
+  init();
+  switch (alg) {
+    case Aead::chacha20poly1305:
+      std::memcpy(state_, key.data(), key.size());
+      return;
+    case Aead::aes256gcm:
+      if (!aes256gcm_available()) {
+        throw std::invalid_argument("aes-256-gcm is not available on this CPU");
+      }
+      crypto_aead_aes256gcm_beforenm(aes_state(state_), key.data());
+      return;
+  }
+  throw std::invalid_argument("AeadKey: unknown algorithm");
+}
+
+AeadKey::~AeadKey() { sodium_memzero(state_, sizeof(state_)); }
+
+AeadKey::AeadKey(AeadKey&& other) noexcept : alg_(other.alg_) {
+  std::memcpy(state_, other.state_, sizeof(state_));
+  sodium_memzero(other.state_, sizeof(other.state_));
+}
+
+AeadKey& AeadKey::operator=(AeadKey&& other) noexcept {
+  if (this != &other) {
+    std::memcpy(state_, other.state_, sizeof(state_));
+    alg_ = other.alg_;
+    sodium_memzero(other.state_, sizeof(other.state_));
+  }
+  return *this;
+}
+
+void AeadKey::seal(MutByteView buf, std::size_t len, ByteView ad,
+                   const std::array<std::uint8_t, 12>& nonce) const {
+  if (buf.size() < kAeadTagLen || len > buf.size() - kAeadTagLen) {
+    throw std::length_error("AeadKey::seal: buffer too small for payload and tag");
+  }
+  std::uint8_t* p = buf.data();
+  if (alg_ == Aead::aes256gcm) {
+    crypto_aead_aes256gcm_encrypt_detached_afternm(p, p + len, nullptr, p, len, ad.data(),
+                                                   ad.size(), nullptr, nonce.data(),
+                                                   aes_state(state_));
+  } else {
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + len, nullptr, p, len, ad.data(),
+                                                       ad.size(), nullptr, nonce.data(), state_);
+  }
+}
+
+bool AeadKey::open(MutByteView buf, ByteView ad, const std::array<std::uint8_t, 12>& nonce) const {
+  if (buf.size() < kAeadTagLen) return false;
+  std::uint8_t* p = buf.data();
+  const std::size_t len = buf.size() - kAeadTagLen;
+  if (alg_ == Aead::aes256gcm) {
+    return crypto_aead_aes256gcm_decrypt_detached_afternm(p, nullptr, p, len, p + len, ad.data(),
+                                                          ad.size(), nonce.data(),
+                                                          aes_state(state_)) == 0;
+  }
+  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(p, nullptr, p, len, p + len, ad.data(),
+                                                            ad.size(), nonce.data(), state_) == 0;
+}
+
+void chacha20_xor(MutByteView data, const Key32& key, const std::array<std::uint8_t, 12>& nonce,
+                  std::uint32_t counter) {
+  init();  // selects libsodium's SIMD ChaCha20; a guard check after the first call
+  crypto_stream_chacha20_ietf_xor_ic(data.data(), data.data(), data.size(), nonce.data(), counter,
+                                     key.data());
 }
 
 void blake2s(MutByteView out, ByteView data, ByteView key) {

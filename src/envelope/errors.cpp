@@ -30,6 +30,8 @@ class Category final : public std::error_category {
         return "encrypted timestamp failed authentication";
       case Errc::timestamp_out_of_range:
         return "timestamp out of range";
+      case Errc::noise_failed:
+        return "encrypted handshake message rejected";
     }
     return "unknown envelope error";
   }

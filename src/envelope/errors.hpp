@@ -19,6 +19,7 @@ enum class Errc {
   timestamp_malformed,  // wrong length or version byte
   timestamp_auth_failed,
   timestamp_out_of_range,  // decrypted TAI64N label/nanoseconds not a valid time
+  noise_failed,            // encrypted-mode handshake message did not open or is malformed
 };
 
 const std::error_category& error_category();

@@ -1,6 +1,7 @@
 #include "envelope/handshake.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace paniq::envelope {
 
@@ -12,9 +13,16 @@ std::size_t InitiationAuth::payload_len() const {
 }
 
 Result<Bytes> build_initiation(const obf::Framer& framer, Rng& rng, const InitiationAuth& auth,
-                               const Tai64n& stamp) {
+                               const Tai64n& stamp, ByteView noise_message) {
+  if (!noise_message.empty() && !(auth.server_public && auth.encrypted_timestamp)) {
+    throw std::invalid_argument("build_initiation: a Noise message needs the encrypted timestamp");
+  }
   const std::size_t prefix = framer.prefix_len(MessageType::Initiation);
-  Bytes out(prefix + auth.payload_len(), 0);
+  Bytes out(prefix + auth.payload_len() + noise_message.size(), 0);
+  if (!noise_message.empty()) {
+    std::copy(noise_message.begin(), noise_message.end(),
+              out.begin() + static_cast<std::ptrdiff_t>(prefix + kEncTimestampLen));
+  }
   const MutByteView payload = MutByteView(out).subspan(prefix);
   if (auth.server_public && auth.encrypted_timestamp) {
     auto sealed = seal_timestamp(payload, stamp, *auth.server_public, rng);
@@ -38,6 +46,14 @@ Bytes build_response(const obf::Framer& framer, std::uint32_t conv, Rng& rng) {
   Bytes out(prefix + kConvLen);
   framer.write_prefix(MessageType::Response, rng, MutByteView(out).first(prefix));
   put_u32_le(out.data() + prefix, conv);
+  return out;
+}
+
+Bytes build_response_payload(const obf::Framer& framer, ByteView payload, Rng& rng) {
+  const std::size_t prefix = framer.prefix_len(MessageType::Response);
+  Bytes out(prefix + payload.size());
+  framer.write_prefix(MessageType::Response, rng, MutByteView(out).first(prefix));
+  std::copy(payload.begin(), payload.end(), out.begin() + static_cast<std::ptrdiff_t>(prefix));
   return out;
 }
 

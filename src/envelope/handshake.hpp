@@ -38,14 +38,21 @@ struct InitiationAuth {
 // header. Send the same bytes again on a retransmission (as Go does).
 // Failure: low_order_key when the configured server public key is a low-order point (a
 // configuration error; the caller reports it and does not connect).
+//
+// `noise_message` (encrypted mode, secure_handshake.hpp): placed between the encrypted
+// timestamp and MAC1; needs a server key and the encrypted timestamp (precondition, else
+// std::invalid_argument).
 Result<Bytes> build_initiation(const obf::Framer& framer, Rng& rng, const InitiationAuth& auth,
-                               const Tai64n& stamp);
+                               const Tai64n& stamp, ByteView noise_message = {});
 // As above with the stamp tai64n_encode(now) (use a Tai64nStamper for strictly rising stamps).
 Result<Bytes> build_initiation(const obf::Framer& framer, Rng& rng, const InitiationAuth& auth,
                                WallTime now);
 
 // random[S2] || u32_LE(h in H2) || u32_LE(conv). Never fails.
 Bytes build_response(const obf::Framer& framer, std::uint32_t conv, Rng& rng);
+
+// random[S2] || u32_LE(h in H2) || payload (the encrypted Response, secure_handshake.hpp).
+Bytes build_response_payload(const obf::Framer& framer, ByteView payload, Rng& rng);
 
 // conv = u32 LE of the Response payload's first 4 bytes; further bytes are ignored.
 // Failure: response_too_short (fewer than 4 bytes); the client fails the handshake.

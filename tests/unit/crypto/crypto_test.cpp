@@ -123,5 +123,223 @@ TEST(Crypto, FastRngIsUnpredictableAcrossInstancesAndRefills) {
   EXPECT_FALSE(ct_equal(p, q));
 }
 
+// ---- Transport AEADs (AeadKey), header-protection keystream (chacha20_xor) ----
+
+using Nonce12 = std::array<std::uint8_t, 12>;
+
+Nonce12 nonce_of(const Bytes& b) {
+  Nonce12 n{};
+  std::copy(b.begin(), b.end(), n.begin());
+  return n;
+}
+
+constexpr const char* kSunscreen =
+    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
+    "sunscreen would be it.";
+
+// Seals `pt` in place under `key` and checks ciphertext || tag, then opens it back in place.
+void expect_in_place_vector(const AeadKey& key, const Bytes& pt, const Bytes& ad,
+                            const Nonce12& nonce, const std::string& sealed_hex) {
+  Bytes buf(pt.size() + kAeadTagLen);
+  std::copy(pt.begin(), pt.end(), buf.begin());
+  key.seal(buf, pt.size(), ad, nonce);
+  EXPECT_EQ(to_hex(buf), sealed_hex);
+  ASSERT_TRUE(key.open(buf, ad, nonce));
+  EXPECT_TRUE(std::equal(pt.begin(), pt.end(), buf.begin()));
+}
+
+TEST(Crypto, Aes256GcmMatchesGcmSpecTestCases13To16) {
+  // McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", test cases 13-16 (AES-256,
+  // 96-bit IV); the same values as NIST's gcmEncryptExtIV256 set.
+  if (!aes256gcm_available()) GTEST_SKIP() << "no AES-NI/PCLMULQDQ: libsodium offers no AES-GCM";
+  const AeadKey zero(Aead::aes256gcm, Key32{});
+  expect_in_place_vector(zero, {}, {}, Nonce12{}, "530f8afbc74536b9a963b4f1c4cb738b");
+  expect_in_place_vector(zero, Bytes(16, 0), {}, Nonce12{},
+                         "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
+  const AeadKey key(Aead::aes256gcm,
+                    key_of(hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")));
+  const auto nonce = nonce_of(hex("cafebabefacedbaddecaf888"));
+  const auto pt = hex(
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+      "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255");
+  expect_in_place_vector(key, pt, {}, nonce,
+                         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+                         "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad"
+                         "b094dac5d93471bdec1a502270e3cc6c");
+  expect_in_place_vector(key, Bytes(pt.begin(), pt.begin() + 60),
+                         hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"), nonce,
+                         "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+                         "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+                         "76fc6ece0f4e1768cddf8853bb2d551b");
+}
+
+TEST(Crypto, ChaChaPoly1305InPlaceMatchesRfc8439Section282) {
+  const AeadKey key(Aead::chacha20poly1305,
+                    key_of(hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")));
+  const auto pt = as_bytes(kSunscreen);
+  expect_in_place_vector(key, Bytes(pt.begin(), pt.end()), hex("50515253c0c1c2c3c4c5c6c7"),
+                         nonce_of(hex("070000004041424344454647")),
+                         "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"
+                         "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"
+                         "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
+                         "3ff4def08e4b7a9de576d26586cec64b6116"
+                         "1ae10b594f09e26a7e902ecbd0600691");
+}
+
+TEST(Crypto, AeadKeyInPlaceAgreesWithTheCopyingChaChaSeal) {
+  Key32 k{};
+  k[5] = 0x42;
+  const AeadKey key(Aead::chacha20poly1305, k);
+  const Nonce12 nonce{1, 2, 3};
+  const auto ad = as_bytes("header");
+  Bytes pt(1200);
+  for (std::size_t i = 0; i < pt.size(); ++i) pt[i] = static_cast<std::uint8_t>(i * 7);
+  Bytes copied(pt.size() + kAeadTagLen), in_place = pt;
+  in_place.resize(pt.size() + kAeadTagLen);
+  chacha20poly1305_seal(copied, pt, ad, nonce, k);
+  key.seal(in_place, pt.size(), ad, nonce);
+  EXPECT_EQ(copied, in_place);
+}
+
+// Round trips and tampering, run once per algorithm.
+class AeadKeyTest : public ::testing::TestWithParam<Aead> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Aead::aes256gcm && !aes256gcm_available()) {
+      GTEST_SKIP() << "no AES-NI/PCLMULQDQ: libsodium offers no AES-GCM";
+    }
+  }
+  static Key32 test_key() {
+    Key32 k{};
+    for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(0xa0 + i);
+    return k;
+  }
+};
+
+TEST_P(AeadKeyTest, RoundTripsWithAdAtEverySize) {
+  const AeadKey key(GetParam(), test_key());
+  EXPECT_EQ(key.algorithm(), GetParam());
+  const Bytes ad(16, 0x5c);
+  for (std::size_t len : {0, 1, 15, 16, 17, 63, 64, 65, 255, 1200, 1350}) {
+    Bytes pt(len);
+    for (std::size_t i = 0; i < len; ++i) pt[i] = static_cast<std::uint8_t>(i ^ len);
+    Bytes buf = pt;
+    buf.resize(len + kAeadTagLen + 3, 0xee);  // spare room past the tag is left alone
+    const Nonce12 nonce{static_cast<std::uint8_t>(len), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+    key.seal(buf, len, ad, nonce);
+    if (len >= 16) {
+      EXPECT_FALSE(std::equal(pt.begin(), pt.end(), buf.begin())) << len;
+    }
+    EXPECT_EQ(buf[len + kAeadTagLen], 0xee);
+    ASSERT_TRUE(key.open(MutByteView(buf).first(len + kAeadTagLen), ad, nonce)) << len;
+    EXPECT_TRUE(std::equal(pt.begin(), pt.end(), buf.begin())) << len;
+  }
+}
+
+TEST_P(AeadKeyTest, DetectsTamperedTagCiphertextAdAndNonce) {
+  const AeadKey key(GetParam(), test_key());
+  const Bytes ad = hex("000102030405060708090a0b0c0d0e0f");
+  const Nonce12 nonce{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  Bytes sealed(100 + kAeadTagLen, 0x61);
+  key.seal(sealed, 100, ad, nonce);
+  auto opens = [&](Bytes buf, const Bytes& a, const Nonce12& n) { return key.open(buf, a, n); };
+  ASSERT_TRUE(opens(sealed, ad, nonce));
+  for (std::size_t at : {std::size_t{0}, std::size_t{57}, std::size_t{99}, std::size_t{100},
+                         sealed.size() - 1}) {  // ciphertext, then tag bytes
+    Bytes bad = sealed;
+    bad[at] ^= 0x01;
+    EXPECT_FALSE(opens(bad, ad, nonce)) << "flipped byte " << at;
+  }
+  Bytes bad_ad = ad;
+  bad_ad[15] ^= 0x80;
+  EXPECT_FALSE(opens(sealed, bad_ad, nonce));
+  EXPECT_FALSE(opens(sealed, {}, nonce));
+  Nonce12 bad_nonce = nonce;
+  bad_nonce[11] = 2;
+  EXPECT_FALSE(opens(sealed, ad, bad_nonce));
+  // Truncated: one byte off the end, and shorter than a tag.
+  EXPECT_FALSE(opens(Bytes(sealed.begin(), sealed.end() - 1), ad, nonce));
+  EXPECT_FALSE(opens(Bytes(sealed.begin(), sealed.begin() + 15), ad, nonce));
+  // The other algorithm under the same key bytes does not open it.
+  const Aead other = GetParam() == Aead::aes256gcm ? Aead::chacha20poly1305 : Aead::aes256gcm;
+  if (other == Aead::chacha20poly1305 || aes256gcm_available()) {
+    Bytes buf = sealed;
+    EXPECT_FALSE(AeadKey(other, test_key()).open(buf, ad, nonce));
+  }
+}
+
+TEST_P(AeadKeyTest, SealRejectsABufferWithoutRoomForTheTag) {
+  const AeadKey key(GetParam(), test_key());
+  Bytes buf(20);
+  EXPECT_THROW(key.seal(buf, 5, {}, Nonce12{}), std::length_error);
+  EXPECT_THROW(key.seal(MutByteView(buf).first(10), 0, {}, Nonce12{}), std::length_error);
+  EXPECT_NO_THROW(key.seal(buf, 4, {}, Nonce12{}));
+}
+
+TEST_P(AeadKeyTest, MoveKeepsTheKeyInTheDestination) {
+  AeadKey a(GetParam(), test_key());
+  Bytes buf(32 + kAeadTagLen, 0x33);
+  a.seal(buf, 32, {}, Nonce12{});
+  AeadKey b(std::move(a));
+  Bytes copy = buf;
+  EXPECT_TRUE(b.open(copy, {}, Nonce12{}));
+  AeadKey c(Aead::chacha20poly1305, Key32{});
+  c = std::move(b);
+  EXPECT_EQ(c.algorithm(), GetParam());
+  EXPECT_TRUE(c.open(buf, {}, Nonce12{}));
+}
+
+INSTANTIATE_TEST_SUITE_P(BothAlgorithms, AeadKeyTest,
+                         ::testing::Values(Aead::chacha20poly1305, Aead::aes256gcm),
+                         [](const ::testing::TestParamInfo<Aead>& info) {
+                           return info.param == Aead::aes256gcm ? std::string("Aes256Gcm")
+                                                                : std::string("ChaCha20Poly1305");
+                         });
+
+TEST(Crypto, AesKeyThrowsWhenAesGcmIsUnavailable) {
+  if (aes256gcm_available()) GTEST_SKIP() << "AES-GCM is available here";
+  EXPECT_THROW(AeadKey(Aead::aes256gcm, Key32{}), std::invalid_argument);
+}
+
+TEST(Crypto, PreferredAeadIsUsableAndNamed) {
+  const Aead a = preferred_aead();
+  EXPECT_EQ(a, aes256gcm_available() ? Aead::aes256gcm : Aead::chacha20poly1305);
+  EXPECT_NO_THROW(AeadKey(a, Key32{}));
+  EXPECT_STREQ(to_string(Aead::chacha20poly1305), "chacha20-poly1305");
+  EXPECT_STREQ(to_string(Aead::aes256gcm), "aes-256-gcm");
+}
+
+TEST(Crypto, ChaCha20XorMatchesRfc8439Section242) {
+  auto key = key_of(hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
+  auto nonce = nonce_of(hex("000000000000004a00000000"));
+  const auto pt = as_bytes(kSunscreen);
+  Bytes buf(pt.begin(), pt.end());
+  chacha20_xor(buf, key, nonce, 1);
+  EXPECT_EQ(to_hex(buf),
+            "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b"
+            "f91b65c5524733ab8f593dabcd62b3571639d624e65152ab8f530c359f0861d8"
+            "07ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736"
+            "5af90bbf74a35be6b40b8eedf2785e42874d");
+  chacha20_xor(buf, key, nonce, 1);  // its own inverse
+  EXPECT_TRUE(std::equal(pt.begin(), pt.end(), buf.begin()));
+  // RFC 8439 section 2.3.2: the keystream itself (block 1 over zeros).
+  Bytes block(64, 0);
+  chacha20_xor(block, key, nonce_of(hex("000000090000004a00000000")), 1);
+  EXPECT_EQ(to_hex(block),
+            "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
+            "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e");
+}
+
+TEST(Crypto, ChaCha20XorGivesTheRfc9001HeaderProtectionMask) {
+  // RFC 9001 appendix A.5: counter = sample[0..4) little-endian, nonce = sample[4..16).
+  auto hp = key_of(hex("25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4"));
+  auto sample = hex("5e5cd55c41f69080575d7999c25a5bfb");
+  Nonce12 nonce{};
+  std::copy(sample.begin() + 4, sample.end(), nonce.begin());
+  std::uint8_t mask[5] = {};
+  chacha20_xor(mask, hp, nonce, get_u32_le(sample.data()));
+  EXPECT_EQ(to_hex(mask), "aefefe7d03");
+}
+
 }  // namespace
 }  // namespace paniq::crypto
