@@ -1,4 +1,5 @@
 // paniq-ctl: keys, profiles and the control socket (PROTOCOL.md 2.3, 2.4, 10, 11).
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,8 @@
 #include "crypto/crypto.hpp"
 #include "profile/generate.hpp"
 #include "profile/profile_cbor.hpp"
+#include "profile/users.hpp"
+#include "profile/validate.hpp"
 
 namespace {
 
@@ -118,6 +121,67 @@ int profile_cbor(bool decode, const std::string& input, const std::string& outpu
   return write_output(output, std::string_view(reinterpret_cast<const char*>(cbor->data()), cbor->size()));
 }
 
+// The users file for add-user / revoke-user: missing = empty (add-user creates it).
+Result<std::vector<profile::UserEntry>> read_users(const std::string& path, bool may_be_missing) {
+  std::ifstream probe(path);
+  if (!probe && may_be_missing) return std::vector<profile::UserEntry>{};
+  return profile::load_users_file(path);
+}
+
+int write_users(const std::string& path, const std::vector<profile::UserEntry>& users) {
+  // Write a sibling and rename it over the file, so a reloading server never reads half a file.
+  const std::string tmp = path + ".tmp";
+  if (const int rc = write_output(tmp, profile::users_to_json(users)); rc != app::kExitOk) return rc;
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return app::fail(kProgram, "cannot replace " + path);
+  return app::kExitOk;
+}
+
+// A new user: a fresh client key pair, its public key appended to the users file, and the
+// user's client profile (the server profile's client view with the client key, encryption
+// required) printed or written to `output`.
+int add_user(const std::string& name, const std::string& profile_path, const std::string& users_path,
+             const std::string& output) {
+  std::vector<std::string> warnings;
+  auto p = profile::load_profile_file(profile_path, warnings);
+  if (!p) return app::fail(kProgram, p.error().message);
+  if (p->obfuscation.server_public_key.empty()) {
+    return app::fail(kProgram, "add-user: " + profile_path + " has no obfuscation.server_public_key");
+  }
+  auto users = read_users(users_path, true);
+  if (!users) return app::fail(kProgram, users.error().message);
+  crypto::OsRng rng;
+  const auto kp = profile::generate_keypair(rng);
+  users->push_back({name, kp.public_key});
+  // The same checks the server applies on reload (name syntax, duplicates).
+  if (auto ok = profile::parse_users_json(profile::users_to_json(*users)); !ok) {
+    return app::fail(kProgram, "add-user: " + ok.error().message);
+  }
+  profile::Profile client = profile::client_view(*p);
+  client.obfuscation.client_private_key = kp.private_key;
+  client.obfuscation.encryption = "required";
+  if (auto ok = profile::validate_profile(client, warnings); !ok) {
+    return app::fail(kProgram, "add-user: the client profile would be invalid: " + ok.error().message);
+  }
+  if (const int rc = write_users(users_path, *users); rc != app::kExitOk) return rc;
+  std::cerr << "added user " << name << " to " << users_path
+            << "; reload proxy-server (SIGHUP) to apply\n";
+  return write_output(output, profile::to_json(client));
+}
+
+int revoke_user(const std::string& name, const std::string& users_path) {
+  auto users = read_users(users_path, false);
+  if (!users) return app::fail(kProgram, users.error().message);
+  const auto before = users->size();
+  std::erase_if(*users, [&](const profile::UserEntry& u) { return u.name == name; });
+  if (users->size() == before) {
+    return app::fail(kProgram, "revoke-user: no user " + name + " in " + users_path);
+  }
+  if (const int rc = write_users(users_path, *users); rc != app::kExitOk) return rc;
+  std::cerr << "removed user " << name << " from " << users_path
+            << "; reload proxy-server (SIGHUP) to end their sessions\n";
+  return app::kExitOk;
+}
+
 int control(const std::string& socket, const char* request, bool pretty) {
   auto r = app::control_request(socket, request);
   if (!r) return app::fail(kProgram, r.error().message);
@@ -180,6 +244,17 @@ int main(int argc, char** argv) {
   cbor->add_option("--output", output, "output file (default stdout)");
   cbor->add_flag("--base64", base64, "base64 (standard, padded) instead of raw CBOR");
 
+  std::string user_name, server_profile, users_file, user_output;
+  auto* add_user_cmd = cli.add_subcommand(
+      "add-user", "add a user (client key) to a users file and print their client profile");
+  add_user_cmd->add_option("name", user_name, "user name (A-Z a-z 0-9 . _ @ -, at most 64)")->required();
+  add_user_cmd->add_option("-p,--profile", server_profile, "the server profile")->required();
+  add_user_cmd->add_option("-u,--users", users_file, "users file (created when missing)")->required();
+  add_user_cmd->add_option("-o,--output", user_output, "write the client profile here (default stdout)");
+  auto* revoke_cmd = cli.add_subcommand("revoke-user", "remove a user from a users file");
+  revoke_cmd->add_option("name", user_name, "user name")->required();
+  revoke_cmd->add_option("-u,--users", users_file, "users file")->required();
+
   std::string socket;
   auto* ping = cli.add_subcommand("ping", "ping a daemon's control socket");
   ping->add_option("-s,--socket", socket, "control socket path")->required();
@@ -192,6 +267,8 @@ int main(int argc, char** argv) {
     if (headergen_cmd->parsed()) return headergen(hopt, distinct_msb, json);
     if (create->parsed()) return create_profile(mtu, name, proxy_addr);
     if (cbor->parsed()) return profile_cbor(decode, input, output, base64);
+    if (add_user_cmd->parsed()) return add_user(user_name, server_profile, users_file, user_output);
+    if (revoke_cmd->parsed()) return revoke_user(user_name, users_file);
     if (ping->parsed()) return control(socket, "\"Ping\"", false);
     if (stats->parsed()) return control(socket, "\"GetStats\"", true);
   } catch (const std::exception& e) {

@@ -80,6 +80,9 @@ Result<Profile> generate_profile(Rng& rng, unsigned mtu, std::string name, std::
   const KeyPair keys = generate_keypair(rng);
   o.server_private_key = keys.private_key;
   o.server_public_key = keys.public_key;
+  // New profiles use the encrypted transport (docs/protocol.md 7), required on both sides;
+  // examples/profile-rust-compatible.json stays plain for Rust peers.
+  o.encryption = "required";
   HeaderGenOptions hopt;
   hopt.width = static_cast<std::uint32_t>(rng.uniform(512, 2048));
   auto headers = generate_headers(rng, hopt);

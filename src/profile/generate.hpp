@@ -31,7 +31,7 @@ struct HeaderGenOptions {
 Result<std::array<obf::HeaderRange, 4>> generate_headers(Rng& rng, const HeaderGenOptions& opt = {});
 
 // A complete SERVER profile for MTU `mtu` (2.4): keys, headers with width in [512, 2048], junk,
-// S1..S4, padding sized from the headroom, fixed timing/KCP values. Unlike the reference's
+// S1..S4, padding sized from the headroom, fixed timing/KCP values, encryption "required". Unlike the reference's
 // client link, the private key stays in this server profile only: hand clients client_view().
 // `name` is used verbatim (the caller supplies "bf-YYYY-MM-DD"; no clock is read here).
 // Errors (Errc::invalid_value): "mtu must be >= 1280", "mtu must be <= 65507", "mtu too small for minimum

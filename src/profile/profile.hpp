@@ -76,6 +76,13 @@ struct ObfuscationSection {
   std::uint64_t rate_limit_burst = 500;
   // Extension: "first_match" (reference, default) or "strict" (reject ambiguous datagrams).
   obf::ClassifyMode classify_mode = obf::ClassifyMode::FirstMatch;
+  // Extensions, encrypted transport between paniq-cpp peers (docs/protocol.md 7):
+  // "off" (the reference's plain mode, default), "preferred" (client offers and falls back to
+  // plain against a server that does not take the offer; server accepts both) or "required"
+  // (client never falls back; server is silent to plain Initiations).
+  std::string encryption = "off";
+  std::string client_private_key;        // client: Noise IK with this key; "" = NK
+  std::optional<Millis> rekey_interval;  // null -> 120 s (lower only for tests)
   friend bool operator==(const ObfuscationSection&, const ObfuscationSection&) = default;
 };
 

@@ -113,7 +113,8 @@ void read_obfuscation(const json& obj, ObfuscationSection& o, ObjectReader& pare
                             {"i4", &o.i4},
                             {"i5", &o.i5},
                             {"server_public_key", &o.server_public_key},
-                            {"server_private_key", &o.server_private_key}}) {
+                            {"server_private_key", &o.server_private_key},
+                            {"client_private_key", &o.client_private_key}}) {
     r.read_string(key, *field);
   }
   r.read_bool("signature_validate", o.signature_validate);
@@ -130,6 +131,8 @@ void read_obfuscation(const json& obj, ObfuscationSection& o, ObjectReader& pare
   r.read_int("rate_limit_pps", o.rate_limit_pps);
   r.read_int("rate_limit_burst", o.rate_limit_burst);
   read_classify_mode(r, o.classify_mode);
+  read_choice(r, "encryption", {"off", "preferred", "required"}, o.encryption);
+  r.read_profile_duration("rekey_interval", o.rekey_interval);
   if (!r.ok()) return parent.fail_message(r.error());
   r.unknown_keys(warnings);
 }
@@ -265,6 +268,9 @@ std::string to_json(const Profile& p) {
             {"rate_limit_pps", o.rate_limit_pps},
             {"rate_limit_burst", o.rate_limit_burst}};
   if (o.classify_mode == obf::ClassifyMode::Strict) obf["classify_mode"] = "strict";
+  if (o.encryption != "off") obf["encryption"] = o.encryption;
+  if (!o.client_private_key.empty()) obf["client_private_key"] = o.client_private_key;
+  if (o.rekey_interval) obf["rekey_interval"] = dur(o.rekey_interval);
   out["obfuscation"] = std::move(obf);
   return out.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
 }

@@ -178,6 +178,33 @@ Result<void> check_mtu(const Profile& p) {
   return invalid("kcp.max_payload", num(p.kcp ? p.kcp->max_payload : 1200), mtu);
 }
 
+// The encrypted transport (docs/protocol.md 7): a key to run Noise with, room for the
+// capability tag that carries the offer, room in the MTU for the sealed header and tag.
+Result<void> check_encryption(const Profile& p) {
+  const ObfuscationSection& o = p.obfuscation;
+  if (o.rekey_interval && (o.rekey_interval->count() < 100 || o.rekey_interval->count() > 120'000)) {
+    return invalid("obfuscation.rekey_interval", format_profile_duration(*o.rekey_interval),
+                   "must be between 100ms and 120s");
+  }
+  if (o.encryption == "off") return {};
+  const std::string mode = quoted(o.encryption);
+  if (o.server_public_key.empty() && o.server_private_key.empty()) {
+    return invalid("obfuscation.encryption", mode,
+                   "needs obfuscation.server_public_key (client) or server_private_key (server)");
+  }
+  if (o.s1 < 24) {
+    return invalid("obfuscation.encryption", mode,
+                   cat("needs obfuscation.s1 >= 24 for the capability tag (s1 is ", num(o.s1), ")"));
+  }
+  const envelope::Sizes sizes = envelope::derive_sizes(size_inputs(p));
+  if (sizes.kcp_mtu <= kKcpHeaderLen + 32) {
+    return invalid("obfuscation.encryption", mode,
+                   cat("leaves a KCP MTU of ", num(sizes.kcp_mtu > 32 ? sizes.kcp_mtu - 32 : 0),
+                       " bytes after the 32-byte sealed header and tag (must be > 24)"));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> validate_profile(const Profile& p, std::vector<std::string>& warnings) {
@@ -193,7 +220,8 @@ Result<void> validate_profile(const Profile& p, std::vector<std::string>& warnin
   if (auto r = check_chains(p.obfuscation, mps); !r) return r;
   if (auto r = obf_config(p).validate(); !r) return make_error(Errc::validation, r.error().message);
   if (auto r = check_datagram_sizes(p, mps); !r) return r;
-  return check_mtu(p);
+  if (auto r = check_mtu(p); !r) return r;
+  return check_encryption(p);
 }
 
 obf::Config obf_config(const Profile& p) {

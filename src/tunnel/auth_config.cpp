@@ -26,6 +26,8 @@ bool chain_has_time(const obf::Config& obf) {
   return false;
 }
 
+}  // namespace
+
 std::optional<crypto::Key32> decode_key(const std::string& text) {
   auto bytes = crypto::base64_decode(text);
   if (!bytes || bytes->size() != 32) return std::nullopt;
@@ -33,8 +35,6 @@ std::optional<crypto::Key32> decode_key(const std::string& text) {
   std::copy(bytes->begin(), bytes->end(), k.begin());
   return k;
 }
-
-}  // namespace
 
 const char* to_string(AuthReason r) {
   switch (r) {

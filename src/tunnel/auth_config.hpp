@@ -94,6 +94,9 @@ struct AuthConfig {
 // X25519 key (32 bytes)`; the server must refuse to start.
 Result<AuthConfig> auth_config_from_profile(const profile::Profile& p);
 
+// Standard base64 of exactly 32 bytes (a key in a profile or users file); nullopt otherwise.
+std::optional<crypto::Key32> decode_key(const std::string& text);
+
 // Client side: obfuscation.server_public_key decoded (nullopt when empty). Errors name the
 // field (not base64 of 32 bytes, or a low-order X25519 point); the client must not start.
 Result<std::optional<crypto::Key32>> server_public_key_from_profile(const profile::Profile& p);

@@ -64,7 +64,7 @@ void Client::cancel_open(OpenTicket ticket) {
 
 namespace {
 
-static_assert(sizeof(ClientSessionStats) == 7 * sizeof(std::uint64_t),
+static_assert(sizeof(ClientSessionStats) == 9 * sizeof(std::uint64_t),
               "ClientSessionStats changed: sum the new counter in operator+=");
 ClientSessionStats& operator+=(ClientSessionStats& a, const ClientSessionStats& b) {
   a.preamble_datagrams += b.preamble_datagrams;
@@ -74,6 +74,8 @@ ClientSessionStats& operator+=(ClientSessionStats& a, const ClientSessionStats& 
   a.ignored_unclassified += b.ignored_unclassified;
   a.ignored_unexpected += b.ignored_unexpected;
   a.ignored_short_response += b.ignored_short_response;
+  a.ignored_plain_response += b.ignored_plain_response;
+  a.ignored_bad_secure_response += b.ignored_bad_secure_response;
   return a;
 }
 

@@ -18,6 +18,7 @@
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "envelope/handshake.hpp"
+#include "envelope/secure_handshake.hpp"
 #include "obf/framer.hpp"
 #include "tunnel/errors.hpp"
 #include "tunnel/event_queue.hpp"
@@ -43,6 +44,10 @@ struct ClientConfig {
   // authenticated payload when a server public key is set (issue #6, docs/auth.md):
   // MAC1, with the encrypted timestamp in front unless auth.encrypted_timestamp is false.
   envelope::InitiationAuth auth;
+  // Encrypted mode (docs/protocol.md 7): offered when not off (needs auth.server_public and
+  // auth.capability_key); IK with client_private, else NK.
+  Encryption encryption = Encryption::off;
+  std::optional<crypto::Key32> client_private;
 
   // First broken rule (link config, attempts >= 1, timeout >= 1 ms); Errc::invalid_config.
   Result<void> validate() const;
@@ -72,6 +77,8 @@ struct ClientSessionStats {
   std::uint64_t ignored_unexpected = 0;   // classified, wrong type for the state (e.g. a
                                           // Transport before the Response, a late Response)
   std::uint64_t ignored_short_response = 0;  // Response payload under 4 bytes
+  std::uint64_t ignored_plain_response = 0;  // encryption required, the server answered plain
+  std::uint64_t ignored_bad_secure_response = 0;  // encrypted Response that did not open
 };
 
 // One handshake and, once it succeeded, one Link; bound to one UDP socket by the shell.
@@ -115,6 +122,8 @@ class ClientSession {
   // initiation_failed, kcp_dead_link, liveness_timeout, mux codes, closed.
   std::error_code failure() const { return failure_; }
   std::uint32_t conv() const { return conv_; }
+  // Established in encrypted mode (docs/protocol.md 7).
+  bool encrypted() const { return link_ && link_->encrypted(); }
   // The Initiation datagram of this handshake (identical on every retransmission).
   ByteView initiation() const { return initiation_; }
   // nullptr until Established.
@@ -130,7 +139,8 @@ class ClientSession {
   void release_due(TimeMs now);
   void build_preamble(WallTime wall);
   WallTime wall_at(TimeMs now) const;
-  void establish(std::uint32_t conv, TimeMs now);
+  void establish(std::uint32_t conv, TimeMs now, const envelope::SecureKeys* keys = nullptr);
+  void on_response(ByteView payload, TimeMs now);
   void fail(std::error_code reason);
   TimeMs retransmit_delay();
 
@@ -151,6 +161,7 @@ class ClientSession {
   TimeMs start_now_ = 0;       // start(): wall_at(now) = start_wall_ + (now - start_now_)
   WallTime start_wall_{};
   Bytes initiation_;
+  std::unique_ptr<envelope::SecureClientHandshake> secure_;  // encrypted offer in flight
   TimeMs next_send_ = 0;
   std::uint32_t attempts_ = 0;
   DatagramQueue hs_tx_;  // handshake datagrams due

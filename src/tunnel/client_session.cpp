@@ -51,7 +51,24 @@ Result<void> ClientSession::start(TimeMs now, WallTime wall) {
   // Random draws in the reference's order: junk, signatures, then the Initiation.
   build_preamble(wall);
   const envelope::Tai64n stamp = stamper_ ? stamper_->stamp(wall) : envelope::tai64n_encode(wall);
-  auto init = envelope::build_initiation(framer_, rng_, cfg_.auth, stamp);
+  ByteView noise;
+  if (cfg_.encryption != Encryption::off && cfg_.auth.server_public && cfg_.auth.capability_key) {
+    envelope::SecureClientParams sp;
+    sp.server_public = *cfg_.auth.server_public;
+    sp.client_private = cfg_.client_private;
+    sp.capability_key = *cfg_.auth.capability_key;
+    sp.aes_fast = crypto::preferred_aead() == crypto::Aead::aes256gcm;
+    auto hs = envelope::SecureClientHandshake::start(sp, rng_);
+    if (!hs) {
+      state_ = ClientState::Handshaking;
+      fail(make_error_code(Errc::initiation_failed));
+      return make_error(Errc::initiation_failed,
+                        "cannot build the encrypted handshake: " + hs.error().message);
+    }
+    secure_ = std::move(*hs);
+    noise = secure_->message1();
+  }
+  auto init = envelope::build_initiation(framer_, rng_, cfg_.auth, stamp, noise);
   if (!init) {
     state_ = ClientState::Handshaking;  // so fail() reports it
     fail(make_error_code(Errc::initiation_failed));
@@ -114,12 +131,7 @@ void ClientSession::handle_datagram(ByteView datagram, TimeMs now) {
     return;
   }
   if (state_ == ClientState::Handshaking && c->type == obf::MessageType::Response) {
-    auto conv = envelope::parse_response_conv(c->payload);
-    if (!conv) {
-      ++stats_.ignored_short_response;  // the reference fails here; a forged one must not
-      return;
-    }
-    establish(*conv, now);
+    on_response(c->payload, now);
     return;
   }
   if (state_ == ClientState::Established && c->type == obf::MessageType::Transport) {
@@ -129,9 +141,37 @@ void ClientSession::handle_datagram(ByteView datagram, TimeMs now) {
   ++stats_.ignored_unexpected;
 }
 
-void ClientSession::establish(std::uint32_t conv, TimeMs now) {
+// An encrypted Response (our server took the offer) is exactly 4 + msg2 bytes and must open;
+// anything else is a plain Response (a Rust server, or ours with encryption off), taken only
+// when the profile does not require encryption. A Response that looks encrypted but does not
+// open is ignored, so a forged one cannot push the client into plain mode.
+void ClientSession::on_response(ByteView payload, TimeMs now) {
+  if (secure_ && payload.size() == envelope::kSecureResponsePayloadLen) {
+    if (auto est = secure_->finish(payload)) {
+      secure_.reset();
+      establish(est->conv, now, &est->keys);
+      est->keys.erase();
+      return;
+    }
+    ++stats_.ignored_bad_secure_response;
+    return;
+  }
+  if (secure_ && cfg_.encryption == Encryption::required) {
+    ++stats_.ignored_plain_response;
+    return;
+  }
+  auto conv = envelope::parse_response_conv(payload);
+  if (!conv) {
+    ++stats_.ignored_short_response;  // the reference fails here; a forged one must not
+    return;
+  }
+  secure_.reset();
+  establish(*conv, now);
+}
+
+void ClientSession::establish(std::uint32_t conv, TimeMs now, const envelope::SecureKeys* keys) {
   conv_ = conv;
-  link_ = std::make_unique<Link>(cfg_.link, conv, framer_, rng_, now);
+  link_ = std::make_unique<Link>(cfg_.link, conv, framer_, rng_, now, keys);
   state_ = ClientState::Established;
   hs_tx_.clear();  // an Initiation retransmission not yet sent is moot
   preamble_.clear();

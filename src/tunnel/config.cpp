@@ -28,7 +28,28 @@ std::uint32_t ms32(profile::Millis d) {
       std::min<std::int64_t>(n, std::numeric_limits<std::uint32_t>::max()));
 }
 
+Error bad_field(const std::string& field, const std::string& value, const char* why) {
+  return make_error(Errc::invalid_config, field + ": \"" + value + "\": " + why);
+}
+
+Result<Encryption> encryption_from_profile(const profile::Profile& p) {
+  const std::string& e = p.obfuscation.encryption;
+  if (e == "off") return Encryption::off;
+  if (e == "preferred") return Encryption::preferred;
+  if (e == "required") return Encryption::required;
+  return bad_field("obfuscation.encryption", e, "must be \"off\", \"preferred\" or \"required\"");
+}
+
 }  // namespace
+
+const char* to_string(Encryption e) {
+  switch (e) {
+    case Encryption::off: return "off";
+    case Encryption::preferred: return "preferred";
+    case Encryption::required: return "required";
+  }
+  return "?";
+}
 
 Result<void> LinkConfig::validate() const {
   if (auto ok = kcp.validate(); !ok) return ok;
@@ -58,6 +79,12 @@ Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role
   c.sizes = envelope::derive_sizes(profile::size_inputs(p));
   c.transport_replay = p.obfuscation.transport_replay;
   c.transport_replay_window = p.obfuscation.transport_replay_limit;
+  if (p.obfuscation.rekey_interval) {
+    c.rekey.after_ms = ms32(*p.obfuscation.rekey_interval);
+    // Keep WireGuard's proportions: a key is refused 1.5 intervals after it was adopted.
+    c.rekey.reject_after_ms = c.rekey.after_ms + c.rekey.after_ms / 2;
+    c.rekey.previous_grace_ms = std::min(c.rekey.previous_grace_ms, c.rekey.after_ms);
+  }
 
   const profile::KcpSection k = p.kcp.value_or(profile::KcpSection{});
   kcp::WindowInputs win;
@@ -127,6 +154,25 @@ Result<ClientConfig> client_config_from_profile(const profile::Profile& p) {
     c.auth.capability_key = envelope::capability_key(profile::obf_config(p));
     c.link.follow_packing = true;
   }
+  auto enc = encryption_from_profile(p);
+  if (!enc) return enc.error();
+  c.encryption = *enc;
+  if (c.encryption != Encryption::off) {
+    if (!c.auth.server_public) {
+      return bad_field("obfuscation.encryption", p.obfuscation.encryption,
+                       "needs obfuscation.server_public_key on the client");
+    }
+    c.auth.capability_key = envelope::capability_key(profile::obf_config(p));
+    c.auth.encrypted_timestamp = true;  // the Noise message sits behind it
+    if (!p.obfuscation.client_private_key.empty()) {
+      const auto key = decode_key(p.obfuscation.client_private_key);
+      if (!key) {
+        return bad_field("obfuscation.client_private_key", p.obfuscation.client_private_key,
+                         "not a base64 X25519 private key (32 bytes)");
+      }
+      c.client_private = *key;
+    }
+  }
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }
@@ -156,6 +202,16 @@ Result<ServerConfig> server_config_from_profile(const profile::Profile& p) {
   if (!auth) return auth.error();
   c.auth = std::move(*auth);
   if (!p.kcp || p.kcp->pack_segments) c.capability_key = envelope::capability_key(profile::obf_config(p));
+  auto enc = encryption_from_profile(p);
+  if (!enc) return enc.error();
+  c.encryption = *enc;
+  if (c.encryption != Encryption::off) {
+    if (!c.auth.server_private_key) {
+      return bad_field("obfuscation.encryption", p.obfuscation.encryption,
+                       "needs obfuscation.server_private_key on the server");
+    }
+    c.secure_capability_key = envelope::capability_key(profile::obf_config(p));
+  }
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }

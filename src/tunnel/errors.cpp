@@ -18,6 +18,7 @@ class Category final : public std::error_category {
       case Errc::idle_timeout: return "session idle timeout";
       case Errc::half_open_timeout: return "no transport after the handshake";
       case Errc::closed: return "session closed";
+      case Errc::revoked: return "user revoked";
       case Errc::open_failed: return "stream open failed";
       case Errc::invalid_config: return "invalid tunnel configuration";
     }

@@ -17,6 +17,7 @@ enum class Errc {
   idle_timeout,           // server: no inbound transport for idle_timeout_ms
   half_open_timeout,      // server: no transport after the Response for half_open_timeout_ms
   closed,                 // closed by the application (Client/ServerEndpoint close)
+  revoked,                // server: the session's user left the allowlist (reload)
   // Stream opens.
   open_failed,            // the session had no mux to open on (a mux refusal carries its code)
   // Configuration.

@@ -19,8 +19,20 @@ bool holds_several_segments(ByteView inner) {
   return inner.size() - kcp::kOverhead >= std::uint64_t{len} + kcp::kOverhead;
 }
 
-kcp::Config with_conv(kcp::Config c, std::uint32_t conv) {
+// The session's KCP config: its conv and, in encrypted mode, an MTU smaller by the sealed
+// header and tag (the transport budget is the same, so datagrams stay within the profile's
+// max_packet_size).
+kcp::Config kcp_config(const LinkConfig& cfg, std::uint32_t conv, bool secure) {
+  kcp::Config c = cfg.kcp;
   c.conv = conv;
+  if (secure) {
+    const std::uint32_t budget = cfg.sizes.effective_max_payload;
+    const std::uint32_t reserve = static_cast<std::uint32_t>(
+        envelope::SecureChannel::inner_offset() + envelope::kSecureTagLen) +
+        cfg.padding.max_padding();
+    c.mtu = budget > reserve + kcp::kOverhead + 1 ? budget - reserve : kcp::kOverhead + 1;
+    c.mtu = std::min(c.mtu, cfg.kcp.mtu);
+  }
   return c;
 }
 
@@ -67,11 +79,11 @@ const char* to_string(EventKind k) {
 }
 
 Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer, Rng& rng,
-           TimeMs now)
+           TimeMs now, const envelope::SecureKeys* secure)
     : cfg_(checked(cfg)),
       framer_(framer),
       rng_(rng),
-      kcp_(with_conv(cfg.kcp, conv)),
+      kcp_(kcp_config(cfg, conv, secure != nullptr)),
       mux_(cfg.mux, now),
       prefix_len_(framer.prefix_len(obf::MessageType::Transport)),
       now_(now),
@@ -79,6 +91,11 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
   topts_.counter = cfg_.transport_replay;
   topts_.padding = cfg_.padding;
   topts_.budget = cfg_.sizes.effective_max_payload;
+  if (secure) {
+    secure_ = std::make_unique<envelope::SecureChannel>(*secure, cfg_.rekey, now);
+    enable_packing(false);
+    return;  // the channel's own replay window replaces the plain counter
+  }
   if (cfg_.transport_replay) {
     replay_.emplace(cfg_.transport_replay_window == 0
                         ? envelope::ReplayWindow::kDefaultBits
@@ -87,6 +104,32 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
 }
 
 InputResult Link::handle_transport(ByteView payload, TimeMs now) {
+  last_newest_ = false;
+  if (secure_) {
+    if (dead()) {
+      ++stats_.datagrams_in;
+      stats_.bytes_in += payload.size();
+      ++stats_.drop_after_dead;
+      return InputResult::dead;
+    }
+    if (scratch_.size() < payload.size()) scratch_.resize(std::max<std::size_t>(payload.size(), 2048));
+    const envelope::Opened o = secure_->open(payload, scratch_, std::max(now_, now));
+    if (o.status != envelope::OpenStatus::ok) {
+      ++stats_.datagrams_in;
+      stats_.bytes_in += payload.size();
+      if (o.status == envelope::OpenStatus::replayed) {
+        ++stats_.drop_replay;
+        return InputResult::replayed;
+      }
+      ++stats_.drop_invalid_length;
+      return InputResult::auth_failed;
+    }
+    const InputResult r = handle_segments(o.inner, o.padding_len, now);
+    stats_.bytes_in +=
+        payload.size() - (envelope::header_len(cfg_.transport_replay) + o.inner.size() + o.padding_len);
+    last_newest_ = r == InputResult::accepted && o.newest;
+    return r;
+  }
   auto view = envelope::decode_transport(payload, cfg_.transport_replay);
   if (!view) {
     ++stats_.datagrams_in;
@@ -126,6 +169,34 @@ InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeM
   kcp_dirty_ = true;
   update_liveness(now_, true);
   return InputResult::accepted;
+}
+
+bool Link::plausible_segments(ByteView inner) const {
+  if (inner.size() < kcp::kOverhead || dead()) return false;
+  const std::uint32_t rcv_wnd = std::max<std::uint32_t>(kcp_.config().rcv_wnd, 32);
+  std::size_t pos = 0;
+  while (pos < inner.size()) {
+    if (inner.size() - pos < kcp::kOverhead) return false;
+    const std::uint8_t* p = inner.data() + pos;
+    const std::uint32_t conv = get_u32_le(p);
+    const std::uint8_t cmd = p[4];
+    const std::uint32_t sn = get_u32_le(p + 12);
+    const std::uint32_t una = get_u32_le(p + 16);
+    const std::uint32_t len = get_u32_le(p + 20);
+    if (conv != kcp_.conv() || cmd < 81 || cmd > 84) return false;
+    if (len > inner.size() - pos - kcp::kOverhead) return false;
+    // The peer acknowledges only what we sent: una in [snd_una, snd_nxt].
+    if (una - kcp_.snd_una() > kcp_.snd_nxt() - kcp_.snd_una()) return false;
+    // Its data lies within a window around what we expect next (retransmissions may be
+    // just behind it).
+    if (cmd == 81 && sn - (kcp_.rcv_nxt() - rcv_wnd) >= 2 * rcv_wnd) return false;
+    // Its ACKs name segments we have sent.
+    if (cmd == 82 && sn - (kcp_.snd_una() - rcv_wnd) > kcp_.snd_nxt() - (kcp_.snd_una() - rcv_wnd)) {
+      return false;
+    }
+    pos += kcp::kOverhead + len;
+  }
+  return true;
 }
 
 void Link::enable_packing(bool announce) {
@@ -170,6 +241,10 @@ void Link::pump_tx(TimeMs) {
 }
 
 void Link::build_datagram(ByteView segment) {
+  if (secure_) {
+    build_secure_datagram(segment);
+    return;
+  }
   const std::size_t hdr = envelope::header_len(topts_.counter);
   if (tx_.bytes() + prefix_len_ + hdr + segment.size() > cfg_.max_transmit_bytes) {
     ++stats_.drop_backlog;
@@ -191,6 +266,29 @@ void Link::build_datagram(ByteView segment) {
   stats_.bytes_out += prefix_len_ + *len;
   stats_.segment_bytes_out += segment.size();
   stats_.padding_bytes_out += *len - hdr - segment.size();
+}
+
+void Link::build_secure_datagram(ByteView segment) {
+  const std::size_t front = envelope::SecureChannel::inner_offset();
+  if (tx_.bytes() + prefix_len_ + front + segment.size() > cfg_.max_transmit_bytes) {
+    ++stats_.drop_backlog;
+    return;
+  }
+  const std::size_t cap = prefix_len_ + topts_.budget + front + segment.size();
+  std::uint8_t* p = tx_.reserve(cap);
+  framer_.write_prefix(obf::MessageType::Transport, rng_, MutByteView(p, prefix_len_));
+  const MutByteView payload(p + prefix_len_, cap - prefix_len_);
+  std::memcpy(payload.data() + front, segment.data(), segment.size());
+  auto len = secure_->seal(payload, segment.size(), topts_.padding, topts_.budget, rng_, now_);
+  if (!len) {
+    ++stats_.drop_too_large;
+    return;
+  }
+  tx_.commit(prefix_len_ + *len);
+  ++stats_.datagrams_out;
+  stats_.bytes_out += prefix_len_ + *len;
+  stats_.segment_bytes_out += segment.size();
+  stats_.padding_bytes_out += *len - envelope::kSecureOverhead - 2 - segment.size();
 }
 
 void Link::collect_output() {

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -26,6 +27,7 @@
 #include "core/time.hpp"
 #include "envelope/config.hpp"
 #include "envelope/replay_window.hpp"
+#include "envelope/secure.hpp"
 #include "envelope/transport.hpp"
 #include "kcp/config.hpp"
 #include "kcp/engine.hpp"
@@ -39,6 +41,15 @@ struct Profile;
 }
 
 namespace paniq::tunnel {
+
+// Encrypted transport between paniq-cpp peers (profile obfuscation.encryption,
+// docs/protocol.md 7).
+enum class Encryption : std::uint8_t {
+  off,        // the reference's plain mode only
+  preferred,  // client: offer, fall back to plain; server: accept both
+  required,   // client: never plain; server: silent to plain Initiations
+};
+const char* to_string(Encryption e);
 
 // Declares a link dead when it has been waiting for an answer and heard nothing: KCP segments
 // in flight (data or a keepalive NOP) and no valid datagram received for
@@ -76,6 +87,8 @@ struct LinkConfig {
   // for a client whose Initiation carried the capability tag), and this Link starts packing too.
   // The client sets it when it sends the tag; the server turns packing on with enable_packing().
   bool follow_packing = false;
+  // Encrypted mode (docs/protocol.md 7): when the key schedule changes.
+  envelope::RekeyPolicy rekey;
 
   static constexpr std::uint64_t kMaxReplayWindow = 65536;
 
@@ -121,6 +134,7 @@ enum class InputResult : std::uint8_t {
   kcp_rejected,    // KCP ignored it (wrong conv, truncated or unknown segment)
   dead,            // the link is dead: ignored
   replayed,        // transport counter already seen or behind the replay window: dropped
+  auth_failed,     // encrypted mode: did not open (wrong receiver, key or tag, stale key)
 };
 
 struct LinkStats {
@@ -172,8 +186,11 @@ class Link {
  public:
   // `cfg` must pass validate() (throws std::invalid_argument otherwise: a start-up error).
   // `framer` and `rng` must outlive the Link. `conv` is the session's KCP conversation id.
+  // `secure` set: encrypted mode (docs/protocol.md 7) with these keys; every datagram is
+  // sealed and opened by the SecureChannel, the KCP MTU is smaller by its overhead, and
+  // segments are packed from the start (both ends are paniq-cpp). The keys are copied.
   Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer, Rng& rng,
-       TimeMs now);
+       TimeMs now, const envelope::SecureKeys* secure = nullptr);
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
@@ -183,7 +200,15 @@ class Link {
   // segments, padding). Decodes it and feeds the segments to KCP; several segments per
   // datagram are accepted. Undecodable input is counted and dropped silently; nothing is sent
   // in reply before flush(). No allocation.
+  // Encrypted mode: the payload is opened first (auth_failed / replayed when it does not), and
+  // last_input_newest() says whether it carried the highest counter so far (roaming).
   InputResult handle_transport(ByteView payload, TimeMs now);
+  bool last_input_newest() const { return last_newest_; }
+  // Plain mode: true when every segment in `inner` is one this link's peer could send now:
+  // the link's conv, a known command, an una within [snd_una, snd_nxt] and, for data, a
+  // sequence number within one receive window of rcv_nxt (the server's rule for following a
+  // plain-mode client to a new address).
+  bool plausible_segments(ByteView inner) const;
   // As handle_transport for an already decoded inner part (the server decodes to route).
   // `counter` is the decoded transport counter (transport_replay): checked against the replay
   // window before KCP sees the segments, recorded once KCP accepted them (so garbage cannot
@@ -238,12 +263,15 @@ class Link {
   const LinkStats& stats() const { return stats_; }
   const kcp::Engine& kcp() const { return kcp_; }
   const LinkConfig& config() const { return cfg_; }
+  bool encrypted() const { return secure_ != nullptr; }
+  const envelope::SecureChannel* secure() const { return secure_.get(); }
 
  private:
   void pump_rx(TimeMs now);
   void pump_tx(TimeMs now);
   void collect_output();
   void build_datagram(ByteView segment);
+  void build_secure_datagram(ByteView segment);
   void update_liveness(TimeMs now, bool received);
   void check_failures(TimeMs now);
   void shrink_if_idle();
@@ -261,6 +289,9 @@ class Link {
   std::size_t rx_pos_ = 0, rx_end_ = 0;
   std::uint64_t counter_ = 0;
   std::optional<envelope::ReplayWindow> replay_;  // with transport_replay
+  std::unique_ptr<envelope::SecureChannel> secure_;  // encrypted mode
+  Bytes scratch_;  // encrypted mode: the opened datagram
+  bool last_newest_ = false;
   TimeMs now_;
   TimeMs last_rx_;
   TimeMs await_since_ = 0;

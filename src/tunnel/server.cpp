@@ -13,14 +13,20 @@ namespace paniq::tunnel {
 
 struct ServerEndpoint::Session {
   Session(ServerSessionId id_, const PeerAddr& peer_, std::uint32_t conv_,
-          const LinkConfig& cfg, const obf::Framer& framer, Rng& rng, TimeMs now)
-      : id(id_), peer(peer_), conv(conv_), link(cfg, conv_, framer, rng, now), created(now),
+          const LinkConfig& cfg, const obf::Framer& framer, Rng& rng, TimeMs now,
+          const envelope::SecureKeys* keys)
+      : id(id_), peer(peer_), conv(conv_), link(cfg, conv_, framer, rng, now, keys), created(now),
         last_rx(now) {}
 
   ServerSessionId id;
   PeerAddr peer;
   std::uint32_t conv;
   Link link;
+  std::uint32_t rid = 0;                     // encrypted: our receiver id
+  std::optional<crypto::Key32> client_key;   // encrypted IK: the client's static key
+  std::string user;                          // its name in the users table
+  PeerAddr roam_peer;                        // plain: candidate new address
+  std::uint32_t roam_count = 0;              // consecutive plausible datagrams from it
   Bytes response;      // re-sent for an identical Initiation while half-open
   Digest init_digest{};
   std::uint32_t repeats = 0;  // identical Initiations answered again
@@ -75,6 +81,18 @@ ServerEndpoint::ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng&
     : cfg_(cfg), framer_(std::move(framer)), rng_(rng), policy_(std::move(policy)) {
   if (auto ok = cfg_.validate(); !ok) throw std::invalid_argument(ok.error().message);
   if (!policy_) policy_ = std::make_unique<AuthPolicy>(cfg_.auth, framer_, rng_);
+  if (cfg_.encryption != Encryption::off) {
+    if (!cfg_.auth.server_private_key || !cfg_.secure_capability_key) {
+      throw std::invalid_argument("encryption needs the server private key and capability key");
+    }
+    envelope::SecureServerParams p;
+    p.server_private = *cfg_.auth.server_private_key;
+    p.server_public = crypto::x25519_public(p.server_private);
+    p.capability_key = *cfg_.secure_capability_key;
+    p.aes_fast = crypto::preferred_aead() == crypto::Aead::aes256gcm;
+    hp_recv_ = envelope::hp_key_c2s(p.server_public);
+    secure_ = p;
+  }
 }
 
 std::string to_string(const PolicyLog& log) {
@@ -116,7 +134,82 @@ void ServerEndpoint::dispatch(const PeerAddr& peer, ByteView datagram, std::opti
   }
 }
 
+// Encrypted mode: unmask the receiver id (one ChaCha20 block), find the session, open. True
+// when the datagram was consumed (accepted or dropped as belonging to that session).
+bool ServerEndpoint::on_secure_transport(const PeerAddr& peer, ByteView payload, TimeMs now) {
+  const auto h = envelope::peek_header(payload, *hp_recv_);
+  if (!h) return false;
+  const auto it = by_rid_.find(h->receiver_id);
+  if (it == by_rid_.end()) return false;
+  Session& s = *it->second;
+  const InputResult r = s.link.handle_transport(payload, now);
+  if (r == InputResult::auth_failed) return false;  // perhaps a plain datagram after all
+  if (r == InputResult::replayed) {
+    ++stats_.drop_transport_replay;
+    return true;
+  }
+  if (r != InputResult::accepted) {
+    ++stats_.drop_kcp_rejected;
+    return true;
+  }
+  // Roaming: an authenticated datagram, newer than every one before, from a new address
+  // moves the session (a replay fails the window above and moves nothing).
+  if (!(peer == s.peer) && s.link.last_input_newest()) move_session(s, peer);
+  accepted_transport(s, now);
+  return true;
+}
+
+void ServerEndpoint::move_session(Session& s, const PeerAddr& to) {
+  if (auto host = per_host_.find(s.peer); host != per_host_.end() && --host->second == 0) {
+    per_host_.erase(host);
+  }
+  if (!s.link.encrypted()) {
+    by_key_.erase(SessionKey{s.peer, s.conv});
+    by_key_.emplace(SessionKey{to, s.conv}, &s);
+  }
+  s.peer = to;
+  ++per_host_[to];
+  s.roam_count = 0;
+  ++stats_.sessions_roamed;
+}
+
+void ServerEndpoint::accepted_transport(Session& s, TimeMs now) {
+  ++stats_.routed;
+  if (s.half_open) {
+    s.half_open = false;
+    half_open_.erase(InitKey{s.peer, s.init_digest});
+    Bytes().swap(s.response);
+  }
+  s.last_rx = now;
+  touch(s);
+}
+
+// Plain mode: a datagram for a known conv from an unknown address. It moves the session only
+// after plain_roam_datagrams consecutive plausible datagrams from that one address with
+// nothing from the old address in between (docs/protocol.md 7.5). True when it moved.
+bool ServerEndpoint::try_plain_roam(const PeerAddr& peer, std::uint32_t conv, ByteView inner) {
+  if (cfg_.plain_roam_datagrams == 0) return false;
+  const auto it = by_conv_.find(conv);
+  if (it == by_conv_.end()) return false;
+  Session& s = *it->second;
+  if (s.half_open || !s.link.plausible_segments(inner)) return false;
+  if (s.roam_count > 0 && s.roam_peer == peer) {
+    ++s.roam_count;
+  } else {
+    s.roam_peer = peer;
+    s.roam_count = 1;
+  }
+  if (s.roam_count < cfg_.plain_roam_datagrams) return false;
+  move_session(s, peer);
+  return true;
+}
+
 void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs now) {
+  if (hp_recv_ && !by_rid_.empty() && on_secure_transport(peer, payload, now)) return;
+  if (cfg_.encryption == Encryption::required) {
+    ++stats_.drop_transport_auth;
+    return;
+  }
   const auto v = envelope::decode_transport(payload, cfg_.link.transport_replay);
   if (!v) {
     ++stats_.drop_invalid_length;
@@ -126,12 +219,17 @@ void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs
     ++stats_.drop_short_segment;
     return;
   }
-  const auto it = by_key_.find(SessionKey{peer, get_u32_le(v->inner.data())});
+  const std::uint32_t conv = get_u32_le(v->inner.data());
+  auto it = by_key_.find(SessionKey{peer, conv});
   if (it == by_key_.end()) {
-    ++stats_.drop_unknown_session;
-    return;
+    if (!try_plain_roam(peer, conv, v->inner)) {
+      ++stats_.drop_unknown_session;
+      return;
+    }
+    it = by_key_.find(SessionKey{peer, conv});
   }
   Session& s = *it->second;
+  s.roam_count = 0;  // a datagram from the session's own address breaks a roaming run
   const InputResult r = s.link.handle_segments(v->inner, v->padding_len, now, v->counter);
   if (r == InputResult::replayed) {
     ++stats_.drop_transport_replay;
@@ -141,14 +239,7 @@ void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs
     ++stats_.drop_kcp_rejected;
     return;
   }
-  ++stats_.routed;
-  if (s.half_open) {
-    s.half_open = false;
-    half_open_.erase(InitKey{s.peer, s.init_digest});
-    Bytes().swap(s.response);
-  }
-  s.last_rx = now;
-  touch(s);
+  accepted_transport(s, now);
 }
 
 void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload,
@@ -166,6 +257,17 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
     ++s.repeats;
     ++stats_.initiation_repeats;
     queue_response(peer, s.response);
+    return;
+  }
+  // Encrypted offer: the capability tag and a payload length that carries a Noise message.
+  std::optional<crypto::noise::Pattern> pattern;
+  if (secure_ && envelope::has_capability_tag(
+                     datagram, framer_.config().s[obf::index(obf::MessageType::Initiation)],
+                     *cfg_.secure_capability_key)) {
+    pattern = envelope::secure_pattern_of(payload.size());
+  }
+  if (!pattern && cfg_.encryption == Encryption::required) {
+    ++stats_.drop_plain_refused;
     return;
   }
   const InitiationInfo info{peer, datagram, payload, now, wall};
@@ -188,19 +290,65 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
     return;
   }
   const std::uint32_t conv = fresh_conv(peer);
+  std::optional<envelope::SecureAccepted> accepted;
+  std::uint32_t rid = 0;
+  std::string user;
+  if (pattern) {
+    // MAC1 first (one BLAKE2s) even when the policy does not require it: no Noise work for a
+    // datagram that was not made with this server's public key.
+    if (!envelope::verify_mac1(datagram, envelope::mac1_key(secure_->server_public))) {
+      ++stats_.drop_secure_handshake;
+      return;
+    }
+    do {
+      rid = rng_.next_u32();
+    } while (rid == 0 || by_rid_.count(rid) > 0);
+    const ByteView msg1 = payload.subspan(
+        envelope::kEncTimestampLen, payload.size() - envelope::kEncTimestampLen - envelope::kMac1Len);
+    auto a = envelope::accept_secure_initiation(*secure_, *pattern, msg1, conv, rid, rng_);
+    if (!a) {
+      ++stats_.drop_secure_handshake;
+      return;
+    }
+    if (users_) {
+      const auto u = a->client_public ? users_->names.find(*a->client_public) : users_->names.end();
+      if (u == users_->names.end()) {
+        ++stats_.drop_unknown_user;
+        a->keys.erase();
+        return;
+      }
+      user = u->second;
+    }
+    accepted = std::move(*a);
+  }
   const ServerSessionId id = next_id_++;
-  auto owned = std::make_unique<Session>(id, peer, conv, cfg_.link, framer_, rng_, now);
+  auto owned = std::make_unique<Session>(id, peer, conv, cfg_.link, framer_, rng_, now,
+                                         accepted ? &accepted->keys : nullptr);
   Session& s = *owned;
   s.init_digest = key.digest;
-  if (cfg_.capability_key &&
-      envelope::has_capability_tag(datagram, framer_.config().s[obf::index(obf::MessageType::Initiation)],
-                                   *cfg_.capability_key)) {
-    s.link.enable_packing(true);
-    ++stats_.sessions_packing;
+  if (accepted) {
+    s.rid = rid;
+    s.client_key = accepted->client_public;
+    s.user = user;
+    accepted->keys.erase();
+    s.response = envelope::build_response_payload(framer_, accepted->response_payload, rng_);
+    ++stats_.sessions_encrypted;
+    UserStats& us = retired_users_[s.user];
+    ++us.sessions_total;
+    by_rid_.emplace(rid, &s);
+  } else {
+    if (cfg_.capability_key &&
+        envelope::has_capability_tag(datagram, framer_.config().s[obf::index(obf::MessageType::Initiation)],
+                                     *cfg_.capability_key)) {
+      s.link.enable_packing(true);
+      ++stats_.sessions_packing;
+    }
+    s.response = envelope::build_response(framer_, conv, rng_);
+    by_key_.emplace(SessionKey{peer, conv}, &s);
+    by_conv_.emplace(conv, &s);
+    ++retired_users_[""].sessions_total;
   }
-  s.response = envelope::build_response(framer_, conv, rng_);
   sessions_.emplace(id, std::move(owned));
-  by_key_.emplace(SessionKey{peer, conv}, &s);
   half_open_.emplace(key, &s);
   ++per_host_[peer];
   ++stats_.sessions_created;
@@ -210,10 +358,14 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
   queue_response(peer, s.response);
 }
 
+// Unique among the plain sessions, so a plain session can be found by conv alone when its
+// client's address changes.
 std::uint32_t ServerEndpoint::fresh_conv(const PeerAddr& peer) {
   for (;;) {
     const std::uint32_t conv = rng_.next_u32();
-    if (by_key_.find(SessionKey{peer, conv}) == by_key_.end()) return conv;
+    if (by_key_.find(SessionKey{peer, conv}) == by_key_.end() && by_conv_.count(conv) == 0) {
+      return conv;
+    }
   }
 }
 
@@ -327,7 +479,15 @@ void ServerEndpoint::remove(Session& s, std::error_code reason) {
   events_.push({ServerEventKind::SessionClosed, s.id, 0, reason});
   ++stats_.sessions_closed;
   retired_links_ += s.link.stats();
-  by_key_.erase(SessionKey{s.peer, s.conv});
+  UserStats& us = retired_users_[s.user];
+  us.bytes_in += s.link.stats().bytes_in;
+  us.bytes_out += s.link.stats().bytes_out;
+  if (s.link.encrypted()) {
+    by_rid_.erase(s.rid);
+  } else {
+    by_key_.erase(SessionKey{s.peer, s.conv});
+    by_conv_.erase(s.conv);
+  }
   if (s.half_open) half_open_.erase(InitKey{s.peer, s.init_digest});
   if (auto host = per_host_.find(s.peer); host != per_host_.end() && --host->second == 0) {
     per_host_.erase(host);
@@ -402,6 +562,40 @@ mux::Session* ServerEndpoint::mux(ServerSessionId session) {
 void ServerEndpoint::close_session(ServerSessionId session) {
   const auto it = sessions_.find(session);
   if (it != sessions_.end()) remove(*it->second, make_error_code(Errc::closed));
+}
+
+void ServerEndpoint::set_users(std::shared_ptr<const UserTable> users) {
+  users_ = std::move(users);
+  std::vector<Session*> gone;
+  for (const auto& [id, s] : sessions_) {
+    if (!s->link.encrypted() && !users_) continue;
+    bool keep = !users_;
+    if (users_ && s->client_key) {
+      const auto u = users_->names.find(*s->client_key);
+      keep = u != users_->names.end() && u->second == s->user;
+    }
+    if (!keep) gone.push_back(s.get());
+  }
+  for (Session* s : gone) {
+    ++stats_.sessions_revoked;
+    remove(*s, make_error_code(Errc::revoked));
+  }
+}
+
+std::map<std::string, UserStats> ServerEndpoint::user_stats() const {
+  std::map<std::string, UserStats> out = retired_users_;
+  for (const auto& [id, s] : sessions_) {
+    UserStats& u = out[s->user];
+    ++u.sessions_live;
+    u.bytes_in += s->link.stats().bytes_in;
+    u.bytes_out += s->link.stats().bytes_out;
+  }
+  return out;
+}
+
+std::string ServerEndpoint::user(ServerSessionId session) const {
+  const auto it = sessions_.find(session);
+  return it == sessions_.end() ? std::string() : it->second->user;
 }
 
 std::optional<PeerAddr> ServerEndpoint::peer(ServerSessionId session) const {

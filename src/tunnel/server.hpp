@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <map>
 #include <set>
 #include <span>
 #include <string>
@@ -23,6 +24,7 @@
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "obf/framer.hpp"
+#include "envelope/secure_handshake.hpp"
 #include "tunnel/auth_config.hpp"
 #include "tunnel/errors.hpp"
 #include "tunnel/event_queue.hpp"
@@ -58,6 +60,15 @@ struct ServerConfig {
   // Segment packing (docs/protocol.md 3.1): set = a session whose Initiation carries the
   // capability tag under this key packs its KCP output (and announces it). nullopt = never.
   std::optional<crypto::Key32> capability_key;
+  // Encrypted mode (docs/protocol.md 7): off, preferred (both kinds of Initiation) or
+  // required (plain Initiations get silence). Needs auth.server_private_key and
+  // secure_capability_key (the handshake prologue) when not off.
+  Encryption encryption = Encryption::off;
+  std::optional<crypto::Key32> secure_capability_key;
+  // Roaming of plain-mode sessions (docs/protocol.md 7.5): this many consecutive plausible
+  // datagrams from one new address, with nothing from the old address in between, move the
+  // session. 0 = plain sessions never move.
+  std::uint32_t plain_roam_datagrams = 3;
 
   // First broken rule (link config, non-zero timeouts and caps, per-host <= total);
   // Errc::invalid_config. `auth` depends on the framer's chains: AuthConfig::validate (the
@@ -71,6 +82,19 @@ struct ServerConfig {
 // auth_config_from_profile (e.g. require_encrypted_timestamp without a private key): the
 // server must refuse to start.
 Result<ServerConfig> server_config_from_profile(const profile::Profile& p);
+
+// The allowlist of client public keys (proxy-server `users_file`): when set, only Noise IK
+// Initiations from these keys are served (NK and plain ones get silence).
+struct UserTable {
+  std::map<crypto::Key32, std::string> names;
+};
+
+// Per-user counters (control socket stats): live sessions, sessions since start, bytes of
+// whole datagrams received and sent.
+struct UserStats {
+  std::uint64_t sessions_live = 0, sessions_total = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+};
 
 // ---- Initiation policy (authentication, replay, rate limit: issue #6) ----------------------
 
@@ -185,6 +209,14 @@ struct ServerStats {
   std::uint64_t drop_backlog = 0;           // a Response not queued: 1 MiB of Responses unsent
   std::uint64_t drop_repeat_limit = 0;      // identical Initiation past max_response_repeats
   std::uint64_t drop_transport_replay = 0;  // transport counter replayed or too old (Link)
+  // Encrypted mode and roaming.
+  std::uint64_t sessions_encrypted = 0;     // created in encrypted mode
+  std::uint64_t drop_plain_refused = 0;     // plain Initiation while encryption is required
+  std::uint64_t drop_secure_handshake = 0;  // Noise message 1 did not open
+  std::uint64_t drop_unknown_user = 0;      // IK key not in the users table, or NK with one
+  std::uint64_t drop_transport_auth = 0;    // encrypted datagram that did not open
+  std::uint64_t sessions_roamed = 0;        // a session moved to a new peer address
+  std::uint64_t sessions_revoked = 0;       // closed because their user was removed
   // drop_policy by reason, and the notes on accepted Initiations (indexed by AuthReason).
   std::array<std::uint64_t, kAuthReasonCount> auth{};
   std::uint64_t auth_count(AuthReason r) const { return auth[index(r)]; }
@@ -232,6 +264,13 @@ class ServerEndpoint {
   mux::Session* mux(ServerSessionId session);
   // Closes a session now (SessionClosed(closed)); nothing is sent to the peer.
   void close_session(ServerSessionId session);
+  // Replaces the users table (null: no allowlist). Sessions whose user is no longer in it are
+  // closed at once (SessionClosed(revoked)); other sessions are untouched.
+  void set_users(std::shared_ptr<const UserTable> users);
+  // Per user name (encrypted IK sessions under a users table; "" = sessions without a user).
+  std::map<std::string, UserStats> user_stats() const;
+  // The user name of `session` ("" when none).
+  std::string user(ServerSessionId session) const;
 
   // --- inspection ---
   std::size_t session_count() const { return sessions_.size(); }
@@ -275,6 +314,10 @@ class ServerEndpoint {
   using TimerSet = std::set<std::pair<TimeMs, ServerSessionId>>;
 
   void on_transport(const PeerAddr& peer, ByteView payload, TimeMs now);
+  bool on_secure_transport(const PeerAddr& peer, ByteView payload, TimeMs now);
+  bool try_plain_roam(const PeerAddr& peer, std::uint32_t conv, ByteView inner);
+  void move_session(Session& s, const PeerAddr& to);
+  void accepted_transport(Session& s, TimeMs now);
   void on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload, TimeMs now,
                      std::optional<WallTime> wall);
   void dispatch(const PeerAddr& peer, ByteView datagram, std::optional<WallTime> wall);
@@ -293,7 +336,13 @@ class ServerEndpoint {
   Rng& rng_;
   std::unique_ptr<InitiationPolicy> policy_;
   std::unordered_map<ServerSessionId, std::unique_ptr<Session>> sessions_;
-  std::unordered_map<SessionKey, Session*, SessionKeyHash> by_key_;
+  std::unordered_map<SessionKey, Session*, SessionKeyHash> by_key_;  // plain sessions
+  std::unordered_map<std::uint32_t, Session*> by_conv_;              // plain sessions (roaming)
+  std::unordered_map<std::uint32_t, Session*> by_rid_;               // encrypted sessions
+  std::optional<crypto::Key32> hp_recv_;  // client->server header protection (encrypted mode)
+  std::optional<envelope::SecureServerParams> secure_;
+  std::shared_ptr<const UserTable> users_;
+  std::map<std::string, UserStats> retired_users_;
   std::unordered_map<InitKey, Session*, InitKeyHash> half_open_;
   std::unordered_map<PeerAddr, std::uint32_t, HostHash, HostEq> per_host_;
   TimerSet timers_;

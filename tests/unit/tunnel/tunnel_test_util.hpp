@@ -258,6 +258,13 @@ class EndToEnd {
   // Optional reactions to events (the applications of both sides).
   std::function<void(EndToEnd&, const ClientEvent&)> on_client;
   std::function<void(EndToEnd&, const ServerEvent&)> on_server;
+  // Sees every datagram as it is sent (side a = the client), without the port prefix.
+  std::function<void(sim::Side, ByteView)> on_wire;
+  // NAT rebinding: the server sees the client's sessions at port kBasePort + session +
+  // nat_shift (and 10.0.0.<nat_host>); datagrams the server sends to an older mapping are lost,
+  // as at a NAT that dropped it.
+  std::uint16_t nat_shift = 0;
+  std::uint8_t nat_host = 1;
 
   TimeMs now() const { return net.now(); }
   WallTime wall() const { return WallTime{1'700'000'000 + static_cast<std::int64_t>(now() / 1000), 0}; }
@@ -270,12 +277,15 @@ class EndToEnd {
   void step(const std::function<void(EndToEnd&)>& app = {}) {
     const TimeMs t = net.now();
     while (net.receive(sim::Side::b, buf_)) {
-      if (buf_.size() < 2) continue;
-      server->handle_datagram(peer4(1, get_u16_be(buf_.data())), ByteView(buf_).subspan(2), t, wall());
+      if (buf_.size() < 4) continue;
+      server->handle_datagram(peer4(buf_[1], wire_port(buf_)),
+                              ByteView(buf_).subspan(4), t, wall());
     }
     while (net.receive(sim::Side::a, buf_)) {
-      if (buf_.size() < 2) continue;
-      client.handle_datagram(get_u16_be(buf_.data()) - kBasePort, ByteView(buf_).subspan(2), t);
+      if (buf_.size() < 4) continue;
+      const std::uint16_t port = wire_port(buf_);
+      if (buf_[1] != nat_host || port < kBasePort + nat_shift) continue;  // stale mapping
+      client.handle_datagram(port - kBasePort - nat_shift, ByteView(buf_).subspan(4), t);
     }
     server->flush(t);
     client.flush(t);
@@ -321,19 +331,37 @@ class EndToEnd {
     }
   }
 
+  // Each simulated datagram carries 4 bytes in front: host marker (0 = the client side's own
+  // NAT address, 0xff = an explicit source host for inject()), host, port (BE).
+  static std::uint16_t wire_port(ByteView b) { return get_u16_be(b.data() + 2); }
+
   void ship_all() {
     const auto ctx = client.transmit();
-    for (const ClientTransmit& d : ctx) send(sim::Side::a, static_cast<std::uint16_t>(kBasePort + d.session), d.data);
+    for (const ClientTransmit& d : ctx) {
+      send(sim::Side::a, 0, nat_host, static_cast<std::uint16_t>(kBasePort + d.session + nat_shift), d.data);
+    }
     client.consume_transmit(ctx.size());
     const auto stx = server->transmit();
-    for (const ServerTransmit& d : stx) send(sim::Side::b, d.peer.port, d.data);
+    for (const ServerTransmit& d : stx) {
+      send(sim::Side::b, 0, d.peer.addr[3], d.peer.port, d.data);
+    }
     server->consume_transmit(stx.size());
   }
 
-  void send(sim::Side side, std::uint16_t port, ByteView d) {
-    out_.resize(d.size() + 2);
-    put_u16_be(out_.data(), port);
-    std::copy(d.begin(), d.end(), out_.begin() + 2);
+ public:
+  // A datagram towards the server from 10.0.0.<host>:<port> (an attacker, a replay).
+  void inject(std::uint8_t host, std::uint16_t port, ByteView d) {
+    send(sim::Side::a, 0xff, host, port, d);
+  }
+
+ private:
+  void send(sim::Side side, std::uint8_t marker, std::uint8_t host, std::uint16_t port, ByteView d) {
+    if (on_wire) on_wire(side, d);
+    out_.resize(d.size() + 4);
+    out_[0] = marker;
+    out_[1] = host;
+    put_u16_be(out_.data() + 2, port);
+    std::copy(d.begin(), d.end(), out_.begin() + 4);
     net.send(side, out_);
   }
 
