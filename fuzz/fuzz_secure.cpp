@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ByteView in(data, size);
   static Bytes scratch(70000);
   SecureChannel ch(keys, {}, 0);
-  (void)peek_header(in, keys.hp_recv);
+  static const crypto::HeaderProtection hp(crypto::Aead::chacha20poly1305, keys.hp_recv);
+  (void)peek_header(in, hp);
   const Opened o = ch.open(in, scratch, 0);
   if (o.status == OpenStatus::ok) std::abort();  // a forgery opened
   // Noise message 1 for both patterns against a fixed server key.

@@ -184,10 +184,18 @@ def print_table(results):
             ("  with fast_connect", "new_conn_fast_ms_median", 3, f"<= {TARGETS['new_conn_ms']}"),
             ("100 x 1 MiB wall s", "parallel_s", 3, f"<= {TARGETS['parallel_s']}")]
     width = 24
-    print("\n" + "metric".ljust(width) + "".join(c.rjust(14) for c in cols) + "target (paniq)".rjust(18))
+    colw = max(14, max(len(c) for c in cols) + 2)
+    print("\n" + "metric".ljust(width) + "".join(c.rjust(colw) for c in cols) + "target (paniq)".rjust(18))
     for title, key, digits, target in rows:
-        print(title.ljust(width) + "".join(fmt(r.get(key), digits).rjust(14) for r in results)
+        print(title.ljust(width) + "".join(fmt(r.get(key), digits).rjust(colw) for r in results)
               + target.rjust(18))
+    by = {r["label"]: r for r in results}
+    enc, plain = by.get("paniq-cpp"), by.get("paniq-cpp plain")
+    if enc and plain and enc.get("bulk_mb_s") and plain.get("bulk_mb_s"):
+        ratio = enc["bulk_mb_s"] / plain["bulk_mb_s"]
+        extra = enc["cpu_s_per_gb"] - plain["cpu_s_per_gb"]
+        print(f"encrypted / plain: bulk {ratio * 100:.0f} % (target >= 85 %), "
+              f"CPU {extra:+.2f} s/GB (target <= +1.5)")
     for r in results:
         if "cpu_s_per_gb_each" in r:
             each = ", ".join(f"{k} {v}" for k, v in r["cpu_s_per_gb_each"].items())
@@ -245,6 +253,16 @@ def main():
         if args.perf:
             perf_files = perf_profile(h, [client, server], f"http://127.0.0.1:{web.port4}/big.bin",
                                       args.size_mib * MIB, client.port, os.path.splitext(args.out)[0])
+        client.stop()
+        server.stop()
+        # The same with the reference's plain transport (encryption off): the cost of the
+        # encrypted mode (docs/protocol.md 7) is the difference between the two rows.
+        port = free_port(socket.SOCK_DGRAM)
+        plain = h.create_profile(port, edits={"obfuscation": {"encryption": "off"}},
+                                 name="profile-plain.json")
+        server = h.start_proxy_server(plain, f"127.0.0.1:{port}", name="proxy-server-plain")
+        client = h.start_socks5d(plain, name="socks5d-plain")
+        results.append(measure("paniq-cpp plain", web, args, [client, server], client.port, socks=True))
         client.stop()
         server.stop()
         if not args.no_kcptun and shutil.which("kcptun-client") and shutil.which("kcptun-server"):

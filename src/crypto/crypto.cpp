@@ -1,10 +1,13 @@
 #include "crypto/crypto.hpp"
 
 #include <blake2.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <stdexcept>
 
 namespace paniq::crypto {
@@ -99,43 +102,68 @@ Aead preferred_aead() {
 
 namespace {
 
-crypto_aead_aes256gcm_state* aes_state(std::uint8_t* p) {
-  return reinterpret_cast<crypto_aead_aes256gcm_state*>(p);
+EVP_CIPHER_CTX* aes_gcm_ctx(const Key32& key, bool encrypt) {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr) throw std::bad_alloc();
+  const int ok = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nullptr)
+                         : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nullptr);
+  if (ok != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    throw std::runtime_error("OpenSSL: cannot set up AES-256-GCM");
+  }
+  return ctx;
 }
-const crypto_aead_aes256gcm_state* aes_state(const std::uint8_t* p) {
-  return reinterpret_cast<const crypto_aead_aes256gcm_state*>(p);
+
+int len_int(std::size_t n) {
+  if (n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw std::length_error("AEAD input too long");
+  }
+  return static_cast<int>(n);
 }
 
 }  // namespace
 
-AeadKey::AeadKey(Aead alg, const Key32& key) : state_{}, alg_(alg) {
+AeadKey::AeadKey(Aead alg, const Key32& key) : alg_(alg) {
   init();
   switch (alg) {
     case Aead::chacha20poly1305:
-      std::memcpy(state_, key.data(), key.size());
+      key_ = key;
       return;
     case Aead::aes256gcm:
       if (!aes256gcm_available()) {
         throw std::invalid_argument("aes-256-gcm is not available on this CPU");
       }
-      crypto_aead_aes256gcm_beforenm(aes_state(state_), key.data());
+      enc_ = aes_gcm_ctx(key, true);
+      dec_ = aes_gcm_ctx(key, false);
       return;
   }
   throw std::invalid_argument("AeadKey: unknown algorithm");
 }
 
-AeadKey::~AeadKey() { sodium_memzero(state_, sizeof(state_)); }
+void AeadKey::release() noexcept {
+  sodium_memzero(key_.data(), key_.size());
+  EVP_CIPHER_CTX_free(enc_);  // cleanses the key schedule
+  EVP_CIPHER_CTX_free(dec_);
+  enc_ = dec_ = nullptr;
+}
 
-AeadKey::AeadKey(AeadKey&& other) noexcept : alg_(other.alg_) {
-  std::memcpy(state_, other.state_, sizeof(state_));
-  sodium_memzero(other.state_, sizeof(other.state_));
+AeadKey::~AeadKey() { release(); }
+
+AeadKey::AeadKey(AeadKey&& other) noexcept
+    : key_(other.key_), enc_(other.enc_), dec_(other.dec_), alg_(other.alg_) {
+  sodium_memzero(other.key_.data(), other.key_.size());
+  other.enc_ = other.dec_ = nullptr;
 }
 
 AeadKey& AeadKey::operator=(AeadKey&& other) noexcept {
   if (this != &other) {
-    std::memcpy(state_, other.state_, sizeof(state_));
+    release();
+    key_ = other.key_;
+    enc_ = other.enc_;
+    dec_ = other.dec_;
     alg_ = other.alg_;
-    sodium_memzero(other.state_, sizeof(other.state_));
+    sodium_memzero(other.key_.data(), other.key_.size());
+    other.enc_ = other.dec_ = nullptr;
   }
   return *this;
 }
@@ -146,27 +174,87 @@ void AeadKey::seal(MutByteView buf, std::size_t len, ByteView ad,
     throw std::length_error("AeadKey::seal: buffer too small for payload and tag");
   }
   std::uint8_t* p = buf.data();
-  if (alg_ == Aead::aes256gcm) {
-    crypto_aead_aes256gcm_encrypt_detached_afternm(p, p + len, nullptr, p, len, ad.data(),
-                                                   ad.size(), nullptr, nonce.data(),
-                                                   aes_state(state_));
-  } else {
+  if (alg_ == Aead::chacha20poly1305) {
     crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + len, nullptr, p, len, ad.data(),
-                                                       ad.size(), nullptr, nonce.data(), state_);
+                                                       ad.size(), nullptr, nonce.data(), key_.data());
+    return;
   }
+  int n = 0;
+  const bool ok = EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
+                  (ad.empty() || EVP_EncryptUpdate(enc_, nullptr, &n, ad.data(), len_int(ad.size())) == 1) &&
+                  EVP_EncryptUpdate(enc_, p, &n, p, len_int(len)) == 1 &&
+                  EVP_EncryptFinal_ex(enc_, p + n, &n) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kAeadTagLen, p + len) == 1;
+  if (!ok) throw std::runtime_error("OpenSSL: AES-256-GCM seal failed");
 }
 
 bool AeadKey::open(MutByteView buf, ByteView ad, const std::array<std::uint8_t, 12>& nonce) const {
   if (buf.size() < kAeadTagLen) return false;
   std::uint8_t* p = buf.data();
   const std::size_t len = buf.size() - kAeadTagLen;
-  if (alg_ == Aead::aes256gcm) {
-    return crypto_aead_aes256gcm_decrypt_detached_afternm(p, nullptr, p, len, p + len, ad.data(),
-                                                          ad.size(), nonce.data(),
-                                                          aes_state(state_)) == 0;
+  if (alg_ == Aead::chacha20poly1305) {
+    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(p, nullptr, p, len, p + len, ad.data(),
+                                                              ad.size(), nonce.data(), key_.data()) == 0;
   }
-  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(p, nullptr, p, len, p + len, ad.data(),
-                                                            ad.size(), nonce.data(), state_) == 0;
+  int n = 0;
+  return EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
+         (ad.empty() || EVP_DecryptUpdate(dec_, nullptr, &n, ad.data(), len_int(ad.size())) == 1) &&
+         EVP_DecryptUpdate(dec_, p, &n, p, len_int(len)) == 1 &&
+         EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, p + len) == 1 &&
+         EVP_DecryptFinal_ex(dec_, p + n, &n) == 1;
+}
+
+HeaderProtection::HeaderProtection(Aead alg, const Key32& key) : key_(key), alg_(alg) {
+  init();
+  if (alg != Aead::aes256gcm) return;
+  ecb_ = EVP_CIPHER_CTX_new();
+  if (ecb_ == nullptr) throw std::bad_alloc();
+  if (EVP_EncryptInit_ex(ecb_, EVP_aes_256_ecb(), nullptr, key.data(), nullptr) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ecb_, 0) != 1) {
+    EVP_CIPHER_CTX_free(ecb_);
+    throw std::runtime_error("OpenSSL: cannot set up AES-256-ECB");
+  }
+}
+
+HeaderProtection::~HeaderProtection() {
+  sodium_memzero(key_.data(), key_.size());
+  EVP_CIPHER_CTX_free(ecb_);
+}
+
+HeaderProtection::HeaderProtection(HeaderProtection&& other) noexcept
+    : key_(other.key_), ecb_(other.ecb_), alg_(other.alg_) {
+  sodium_memzero(other.key_.data(), other.key_.size());
+  other.ecb_ = nullptr;
+}
+
+HeaderProtection& HeaderProtection::operator=(HeaderProtection&& other) noexcept {
+  if (this != &other) {
+    sodium_memzero(key_.data(), key_.size());
+    EVP_CIPHER_CTX_free(ecb_);
+    key_ = other.key_;
+    ecb_ = other.ecb_;
+    alg_ = other.alg_;
+    sodium_memzero(other.key_.data(), other.key_.size());
+    other.ecb_ = nullptr;
+  }
+  return *this;
+}
+
+std::array<std::uint8_t, 16> HeaderProtection::mask(ByteView sample) const {
+  if (sample.size() < 16) throw std::length_error("HeaderProtection: sample under 16 bytes");
+  std::array<std::uint8_t, 16> m{};
+  if (alg_ == Aead::aes256gcm) {
+    int n = 0;
+    if (EVP_EncryptUpdate(ecb_, m.data(), &n, sample.data(), 16) != 1 || n != 16) {
+      throw std::runtime_error("OpenSSL: AES-256-ECB failed");
+    }
+    return m;
+  }
+  std::array<std::uint8_t, 12> nonce{};
+  std::copy(sample.begin() + 4, sample.begin() + 16, nonce.begin());
+  crypto_stream_chacha20_ietf_xor_ic(m.data(), m.data(), m.size(), nonce.data(),
+                                     get_u32_le(sample.data()), key_.data());
+  return m;
 }
 
 void chacha20_xor(MutByteView data, const Key32& key, const std::array<std::uint8_t, 12>& nonce,

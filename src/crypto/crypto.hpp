@@ -10,6 +10,8 @@
 #include "core/bytes.hpp"
 #include "core/rng.hpp"
 
+struct evp_cipher_ctx_st;  // OpenSSL's EVP_CIPHER_CTX
+
 namespace paniq::crypto {
 
 using Key32 = std::array<std::uint8_t, 32>;
@@ -86,8 +88,36 @@ class AeadKey {
   Aead algorithm() const { return alg_; }
 
  private:
-  static constexpr std::size_t kStateSize = 512;  // >= sizeof(crypto_aead_aes256gcm_state)
-  alignas(16) std::uint8_t state_[kStateSize];
+  void release() noexcept;
+  // ChaCha20-Poly1305: the raw key (libsodium). AES-256-GCM: OpenSSL contexts with the key
+  // schedule and GHASH tables precomputed, one per direction of use (OpenSSL's AES-GCM is about
+  // twice as fast as libsodium's on this project's machine: bench/results/aead-2026-12-05.md).
+  Key32 key_{};
+  evp_cipher_ctx_st* enc_ = nullptr;
+  evp_cipher_ctx_st* dec_ = nullptr;
+  Aead alg_;
+};
+
+// Header protection (QUIC-style, RFC 9001 5.4): a 16-byte mask from a 16-byte sample of the
+// ciphertext. Aead::aes256gcm: AES-256-ECB(key, sample) (OpenSSL, AES-NI); chacha20poly1305:
+// the first 16 bytes of ChaCha20(key, block counter = u32_LE(sample[0..4]), nonce =
+// sample[4..16]). The key schedule is computed once. Move-only; zeroes its key.
+class HeaderProtection {
+ public:
+  HeaderProtection(Aead alg, const Key32& key);
+  ~HeaderProtection();
+  HeaderProtection(const HeaderProtection&) = delete;
+  HeaderProtection& operator=(const HeaderProtection&) = delete;
+  HeaderProtection(HeaderProtection&& other) noexcept;
+  HeaderProtection& operator=(HeaderProtection&& other) noexcept;
+
+  // `sample` must hold at least 16 bytes (the first 16 are used).
+  std::array<std::uint8_t, 16> mask(ByteView sample) const;
+  Aead algorithm() const { return alg_; }
+
+ private:
+  Key32 key_{};
+  evp_cipher_ctx_st* ecb_ = nullptr;
   Aead alg_;
 };
 

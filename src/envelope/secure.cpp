@@ -20,12 +20,9 @@ std::array<std::uint8_t, 12> nonce_of(std::uint64_t counter) {
   return n;
 }
 
-std::array<std::uint8_t, kSecureHeaderLen> mask_of(ByteView sample, const crypto::Key32& hp) {
-  std::array<std::uint8_t, kSecureHeaderLen> mask{};
-  std::array<std::uint8_t, 12> nonce{};
-  std::copy(sample.begin() + 4, sample.begin() + 16, nonce.begin());
-  crypto::chacha20_xor(mask, hp, nonce, get_u32_le(sample.data()));
-  return mask;
+std::array<std::uint8_t, kSecureHeaderLen> mask_of(ByteView sample,
+                                                   const crypto::HeaderProtection& hp) {
+  return hp.mask(sample);
 }
 
 void write_header(std::uint8_t* p, const SecureHeader& h) {
@@ -59,9 +56,9 @@ crypto::Key32 noise_rekey(const crypto::Key32& k) {
   return next;
 }
 
-std::optional<SecureHeader> peek_header(ByteView payload, const crypto::Key32& hp_key) {
+std::optional<SecureHeader> peek_header(ByteView payload, const crypto::HeaderProtection& hp) {
   if (payload.size() < kMinPayload) return std::nullopt;
-  const auto mask = mask_of(payload.subspan(kSecureHeaderLen, 16), hp_key);
+  const auto mask = mask_of(payload.subspan(kSecureHeaderLen, 16), hp);
   std::array<std::uint8_t, kSecureHeaderLen> h{};
   for (std::size_t i = 0; i < h.size(); ++i) h[i] = payload[i] ^ mask[i];
   return read_header(h.data());
@@ -70,8 +67,8 @@ std::optional<SecureHeader> peek_header(ByteView payload, const crypto::Key32& h
 SecureChannel::SecureChannel(const SecureKeys& keys, const RekeyPolicy& policy, TimeMs now)
     : aead_(keys.aead),
       policy_(policy),
-      hp_send_(keys.hp_send),
-      hp_recv_(keys.hp_recv),
+      hp_send_(keys.aead, keys.hp_send),
+      hp_recv_(keys.aead, keys.hp_recv),
       send_rid_(keys.send_rid),
       recv_rid_(keys.recv_rid),
       send_raw_(keys.send),
@@ -85,8 +82,6 @@ SecureChannel::SecureChannel(const SecureKeys& keys, const RekeyPolicy& policy, 
 SecureChannel::~SecureChannel() {
   crypto::secure_zero(send_raw_);
   crypto::secure_zero(recv_raw_);
-  crypto::secure_zero(hp_send_);
-  crypto::secure_zero(hp_recv_);
 }
 
 void SecureChannel::rekey_send(TimeMs now) {
@@ -154,13 +149,14 @@ const crypto::AeadKey* SecureChannel::recv_key_for(std::uint32_t epoch, TimeMs n
   return nullptr;
 }
 
-Opened SecureChannel::open(ByteView payload, MutByteView scratch, TimeMs now) {
+Opened SecureChannel::open(ByteView payload, MutByteView scratch, TimeMs now,
+                           const SecureHeader* known) {
   Opened r;
   if (payload.size() < kMinPayload || scratch.size() < payload.size()) {
     ++stats_.drop_malformed;
     return r;
   }
-  const auto h = *peek_header(payload, hp_recv_);
+  const SecureHeader h = known ? *known : *peek_header(payload, hp_recv_);
   if (h.receiver_id != recv_rid_) {
     ++stats_.drop_malformed;
     r.status = OpenStatus::wrong_receiver;

@@ -4,7 +4,8 @@
 //   masked_header[16] || AEAD(key of `epoch`, nonce(counter), ad = header, plain) [len + 16]
 //   header = u32_LE receiver_id || u32_LE epoch || u64_LE counter
 //   plain  = u16_BE inner_len || inner (KCP segments) || padding (zero bytes, then encrypted)
-//   mask   = ChaCha20(hp_key, block counter = u32_LE(ct[0..4]), nonce = ct[4..16])[0..16]
+//   mask   = AES-256-ECB(hp_key, ct[0..16]) for AES-256-GCM sessions, ChaCha20(hp_key, block
+//            counter = u32_LE(ct[0..4]), nonce = ct[4..16])[0..16] for ChaCha20-Poly1305 ones,
 //            over the first 16 bytes `ct` of the AEAD output (QUIC-style header protection)
 //
 // The receiver id (chosen by the receiving side in the handshake) routes a datagram to its
@@ -56,7 +57,8 @@ struct RekeyPolicy {
 struct SecureKeys {
   crypto::Aead aead = crypto::Aead::chacha20poly1305;
   crypto::Key32 send{}, recv{};        // epoch-0 keys (Noise Split)
-  crypto::Key32 hp_send{}, hp_recv{};  // header-protection keys per direction
+  crypto::Key32 hp_send{}, hp_recv{};  // header-protection keys per direction (masks of the
+                                       // `aead` family: AES-256-ECB or ChaCha20)
   std::uint32_t send_rid = 0;          // the peer's receiver id: on every datagram we send
   std::uint32_t recv_rid = 0;          // ours: every datagram we accept carries it
   void erase();                        // zeroes the key material
@@ -68,10 +70,10 @@ struct SecureHeader {
   std::uint64_t counter = 0;
 };
 
-// Unmasks the header of an encrypted payload with `hp_key` without changing it. nullopt when
-// the payload is too short to be one (under header + 2 + tag bytes). Any payload unmasks to
-// something: the receiver id is only a routing hint until the AEAD opened.
-std::optional<SecureHeader> peek_header(ByteView payload, const crypto::Key32& hp_key);
+// Unmasks the header of an encrypted payload without changing it. nullopt when the payload is
+// too short to be one (under header + 2 + tag bytes). Any payload unmasks to something: the
+// receiver id is only a routing hint until the AEAD opened.
+std::optional<SecureHeader> peek_header(ByteView payload, const crypto::HeaderProtection& hp);
 
 struct SecureStats {
   std::uint64_t rekeys_sent = 0;      // send key replaced
@@ -115,8 +117,11 @@ class SecureChannel {
   // Opens `payload` (everything after the obfuscation prefix) into `scratch` (at least
   // payload.size() bytes; the caller's reused buffer). Checks, in order: size, receiver id,
   // replay window, key age, AEAD, inner length; records the counter only after the AEAD
-  // opened. Any failure is a silent drop for the caller. No allocation.
-  Opened open(ByteView payload, MutByteView scratch, TimeMs now);
+  // opened. Any failure is a silent drop for the caller. No allocation. `known`: the header
+  // the caller already unmasked with this channel's receive protection (the server's routing
+  // step), so it is not unmasked twice.
+  Opened open(ByteView payload, MutByteView scratch, TimeMs now,
+              const SecureHeader* known = nullptr);
 
   const SecureStats& stats() const { return stats_; }
   std::uint32_t send_epoch() const { return send_epoch_; }
@@ -133,7 +138,7 @@ class SecureChannel {
 
   crypto::Aead aead_;
   RekeyPolicy policy_;
-  crypto::Key32 hp_send_{}, hp_recv_{};
+  crypto::HeaderProtection hp_send_, hp_recv_;
   std::uint32_t send_rid_, recv_rid_;
   // Send side: the raw key (for REKEY) and its precomputed AEAD state.
   crypto::Key32 send_raw_{};

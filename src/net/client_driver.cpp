@@ -95,8 +95,9 @@ void ClientDriver::process_events() {
         open_socket(e->session);
         break;
       case K::SessionReady:
-        spdlog::info("tunnel session {} established with {} (conv {:08x})", e->session,
-                     to_string(server_), client_.current() ? client_.current()->conv() : 0);
+        spdlog::info("tunnel session {} established with {} (conv {:08x}, {})", e->session,
+                     to_string(server_), client_.current() ? client_.current()->conv() : 0,
+                     client_.current() && client_.current()->encrypted() ? "encrypted" : "plain");
         break;
       case K::SessionClosed:
         spdlog::info("tunnel session {} closed: {}", e->session, e->error.message());

@@ -60,8 +60,13 @@ void ServerDriver::process_events() {
     switch (e->kind) {
       case K::SessionOpened: {
         const auto peer = endpoint_.peer(e->session);
-        spdlog::info("session {} opened from {} (conv {:08x})", e->session,
-                     peer ? peer->to_string() : std::string("?"), endpoint_.conv(e->session).value_or(0));
+        const tunnel::Link* link = endpoint_.link(e->session);
+        const std::string user = endpoint_.user(e->session);
+        spdlog::info("session {} opened from {} (conv {:08x}, {}{}{})", e->session,
+                     peer ? peer->to_string() : std::string("?"), endpoint_.conv(e->session).value_or(0),
+                     link && link->encrypted() ? "encrypted " : "plain",
+                     link && link->encrypted() ? crypto::to_string(link->secure()->aead()) : "",
+                     user.empty() ? std::string() : ", user " + user);
         break;
       }
       case K::StreamOpened:

@@ -103,7 +103,8 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
   }
 }
 
-InputResult Link::handle_transport(ByteView payload, TimeMs now) {
+InputResult Link::handle_transport(ByteView payload, TimeMs now,
+                                   const envelope::SecureHeader* known) {
   last_newest_ = false;
   if (secure_) {
     if (dead()) {
@@ -113,7 +114,7 @@ InputResult Link::handle_transport(ByteView payload, TimeMs now) {
       return InputResult::dead;
     }
     if (scratch_.size() < payload.size()) scratch_.resize(std::max<std::size_t>(payload.size(), 2048));
-    const envelope::Opened o = secure_->open(payload, scratch_, std::max(now_, now));
+    const envelope::Opened o = secure_->open(payload, scratch_, std::max(now_, now), known);
     if (o.status != envelope::OpenStatus::ok) {
       ++stats_.datagrams_in;
       stats_.bytes_in += payload.size();

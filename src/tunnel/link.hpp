@@ -202,7 +202,9 @@ class Link {
   // in reply before flush(). No allocation.
   // Encrypted mode: the payload is opened first (auth_failed / replayed when it does not), and
   // last_input_newest() says whether it carried the highest counter so far (roaming).
-  InputResult handle_transport(ByteView payload, TimeMs now);
+  // `known`: the header already unmasked by the caller (the server's routing step).
+  InputResult handle_transport(ByteView payload, TimeMs now,
+                               const envelope::SecureHeader* known = nullptr);
   bool last_input_newest() const { return last_newest_; }
   // Plain mode: true when every segment in `inner` is one this link's peer could send now:
   // the link's conv, a known command, an una within [snd_una, snd_nxt] and, for data, a

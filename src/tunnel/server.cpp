@@ -90,7 +90,9 @@ ServerEndpoint::ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng&
     p.server_public = crypto::x25519_public(p.server_private);
     p.capability_key = *cfg_.secure_capability_key;
     p.aes_fast = crypto::preferred_aead() == crypto::Aead::aes256gcm;
-    hp_recv_ = envelope::hp_key_c2s(p.server_public);
+    const crypto::Key32 hp = envelope::hp_key_c2s(p.server_public);
+    if (crypto::aes256gcm_available()) hp_aes_.emplace(crypto::Aead::aes256gcm, hp);
+    hp_chacha_.emplace(crypto::Aead::chacha20poly1305, hp);
     secure_ = p;
   }
 }
@@ -137,12 +139,22 @@ void ServerEndpoint::dispatch(const PeerAddr& peer, ByteView datagram, std::opti
 // Encrypted mode: unmask the receiver id (one ChaCha20 block), find the session, open. True
 // when the datagram was consumed (accepted or dropped as belonging to that session).
 bool ServerEndpoint::on_secure_transport(const PeerAddr& peer, ByteView payload, TimeMs now) {
-  const auto h = envelope::peek_header(payload, *hp_recv_);
-  if (!h) return false;
-  const auto it = by_rid_.find(h->receiver_id);
-  if (it == by_rid_.end()) return false;
-  Session& s = *it->second;
-  const InputResult r = s.link.handle_transport(payload, now);
+  Session* found = nullptr;
+  envelope::SecureHeader header;
+  for (const auto* hp : {hp_aes_ ? &*hp_aes_ : nullptr, &*hp_chacha_}) {
+    if (hp == nullptr) continue;
+    const auto h = envelope::peek_header(payload, *hp);
+    if (!h) return false;
+    const auto it = by_rid_.find(h->receiver_id);
+    if (it != by_rid_.end() && it->second->link.secure()->aead() == hp->algorithm()) {
+      found = it->second;
+      header = *h;
+      break;
+    }
+  }
+  if (found == nullptr) return false;
+  Session& s = *found;
+  const InputResult r = s.link.handle_transport(payload, now, &header);
   if (r == InputResult::auth_failed) return false;  // perhaps a plain datagram after all
   if (r == InputResult::replayed) {
     ++stats_.drop_transport_replay;
@@ -205,7 +217,7 @@ bool ServerEndpoint::try_plain_roam(const PeerAddr& peer, std::uint32_t conv, By
 }
 
 void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs now) {
-  if (hp_recv_ && !by_rid_.empty() && on_secure_transport(peer, payload, now)) return;
+  if (hp_chacha_ && !by_rid_.empty() && on_secure_transport(peer, payload, now)) return;
   if (cfg_.encryption == Encryption::required) {
     ++stats_.drop_transport_auth;
     return;

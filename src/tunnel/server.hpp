@@ -339,7 +339,9 @@ class ServerEndpoint {
   std::unordered_map<SessionKey, Session*, SessionKeyHash> by_key_;  // plain sessions
   std::unordered_map<std::uint32_t, Session*> by_conv_;              // plain sessions (roaming)
   std::unordered_map<std::uint32_t, Session*> by_rid_;               // encrypted sessions
-  std::optional<crypto::Key32> hp_recv_;  // client->server header protection (encrypted mode)
+  // Client->server header protection (encrypted mode): one per AEAD family, since the mask
+  // follows the session's AEAD and is needed before the session is known.
+  std::optional<crypto::HeaderProtection> hp_aes_, hp_chacha_;
   std::optional<envelope::SecureServerParams> secure_;
   std::shared_ptr<const UserTable> users_;
   std::map<std::string, UserStats> retired_users_;

@@ -66,7 +66,7 @@ TEST(SecureChannel, RoundTripHidesEverythingAndRoutesByReceiverId) {
         EXPECT_FALSE(std::equal(d.begin(), d.begin() + 16, prev.begin()));
       }
       prev = d;
-      const auto h = peek_header(d, keys.b_keys.hp_recv);
+      const auto h = peek_header(d, crypto::HeaderProtection(aead, keys.b_keys.hp_recv));
       ASSERT_TRUE(h);
       EXPECT_EQ(h->receiver_id, 0x1111u);
       EXPECT_EQ(h->counter, static_cast<std::uint64_t>(i));
@@ -251,7 +251,9 @@ TEST(SecureHandshake, NkAndIkEstablishMatchingChannels) {
     SecureChannel client(est->keys, {}, 0), server(a->keys, {}, 0);
     Bytes scratch(2048);
     const Bytes d = seal(client, text("up"), 0, rng);
-    EXPECT_EQ(peek_header(d, hp_key_c2s(s.server_public))->receiver_id, 0xabcdu)
+    EXPECT_EQ(peek_header(d, crypto::HeaderProtection(est->keys.aead, hp_key_c2s(s.server_public)))
+                  ->receiver_id,
+              0xabcdu)
         << "the server unmasks with a key from its public key alone";
     EXPECT_EQ(server.open(d, scratch, 0).status, OpenStatus::ok);
     EXPECT_EQ(client.open(seal(server, text("down"), 0, rng), scratch, 0).status, OpenStatus::ok);
