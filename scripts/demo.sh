@@ -56,6 +56,12 @@ p["obfuscation"]["server_private_key"] = ""
 json.dump(p, open(sys.argv[2], "w"), indent=2)
 PY
 
+# proxy-server refuses loopback and private targets by default (egress policy, docs/egress.md);
+# the demo's web server is on 127.0.0.1, so its config opts in to loopback.
+cat > "$scratch/proxy-server.json" <<'JSON'
+{"allow_targets": ["127.0.0.0/8", "[::1]/128"]}
+JSON
+
 mkdir "$scratch/www"
 echo "hello through the paniq tunnel" > "$scratch/www/hello.txt"
 head -c $((10 * 1024 * 1024)) /dev/urandom > "$scratch/www/10MB.bin"
@@ -63,7 +69,7 @@ python3 -m http.server "$http_port" --bind 127.0.0.1 --directory "$scratch/www" 
   > "$scratch/http.log" 2>&1 &
 pids+=($!)
 "$bin/proxy-server" -l "127.0.0.1:$udp_port" -p "$scratch/server-profile.json" \
-  > "$scratch/proxy-server.log" 2>&1 &
+  -c "$scratch/proxy-server.json" > "$scratch/proxy-server.log" 2>&1 &
 pids+=($!)
 "$bin/socks5d" -l "127.0.0.1:$socks_port" -p "$scratch/client-profile.json" \
   > "$scratch/socks5d.log" 2>&1 &
@@ -88,6 +94,7 @@ cat <<EOT
 
 paniq demo is running (scratch folder $scratch)
   proxy-server  udp 127.0.0.1:$udp_port   log: $scratch/proxy-server.log
+                config $scratch/proxy-server.json (allow_targets: loopback, for the local web server)
   socks5d       tcp 127.0.0.1:$socks_port  log: $scratch/socks5d.log
   web server    http://127.0.0.1:$http_port/ (hello.txt, 10MB.bin)
   profile       $h

@@ -50,6 +50,9 @@ LINKS = {"100m20": (100, 20, 0), "20m200": (20, 200, 0), "10m300": (10, 300, 20)
 LOSSES = (0, 1, 5, 10)
 TUNNELS = ("paniq", "kcptun", "cubic", "bbr")
 SOCKS5D_CONFIG = {"fast_connect": True}  # one round trip less per new connection
+# proxy-server refuses private targets and its own addresses by default (egress policy,
+# docs/egress.md); the origin is nginx on the server namespace's own 10.201.0.2.
+PROXY_SERVER_CONFIG = {"allow_targets": [f"{ADDR_S}:{WEB_PORT}"]}
 
 
 def run(argv, timeout=30, check=True):
@@ -211,9 +214,10 @@ class Tunnel:
     def start(self, h, bins):
         set_congestion(self.congestion)
         if self.kind == "paniq":
+            server_cfg = h.write_config("proxy-server.config.json", PROXY_SERVER_CONFIG)
             self.procs.append(h.start(f"proxy-server-{self.label}", nsx(
                 NS_S, os.path.join(bins, "proxy-server"), "-l", f"{ADDR_S}:{PANIQ_PORT}",
-                "-p", self.profile), ready=r"listening on"))
+                "-p", self.profile, "-c", server_cfg), ready=r"listening on"))
             cfg = h.write_config("socks5d.config.json", SOCKS5D_CONFIG)
             self.procs.append(h.start(f"socks5d-{self.label}", nsx(
                 NS_C, os.path.join(bins, "socks5d"), "-l", f"127.0.0.1:{SOCKS_PORT}", "-p",

@@ -49,6 +49,12 @@ constexpr ControlField kExtension[] = {
     {"drop_backlog", &ControlStats::drop_backlog},
     {"drop_transport_replay", &ControlStats::drop_transport_replay},
     {"streams_accepted", &ControlStats::streams_accepted},
+    {"egress_refused_default_range", &ControlStats::egress_refused_default_range},
+    {"egress_refused_rule", &ControlStats::egress_refused_rule},
+    {"egress_refused_own_address", &ControlStats::egress_refused_own_address},
+    {"egress_udp_dropped_default_range", &ControlStats::egress_udp_dropped_default_range},
+    {"egress_udp_dropped_rule", &ControlStats::egress_udp_dropped_rule},
+    {"egress_udp_dropped_own_address", &ControlStats::egress_udp_dropped_own_address},
 };
 
 nlohmann::ordered_json to_json(const ControlStats& s) {

@@ -50,6 +50,12 @@ using net::awaitable;
 //                                 (transport_replay; the same number as
 //                                 transport_counter_reject)
 //   streams_accepted              server: smux streams opened by clients
+//   egress_refused_default_range  server: CONNECTs answered 0x02 by the egress policy
+//   egress_refused_rule           (docs/egress.md), by reason: a default-denied range, a
+//   egress_refused_own_address    deny_targets rule, one of the server's own addresses
+//   egress_udp_dropped_default_range  server: UDP ASSOCIATE datagrams dropped by the egress
+//   egress_udp_dropped_rule           policy, by the same reasons
+//   egress_udp_dropped_own_address
 // "auth": {reason: count} for every handshake-policy reason (tunnel::to_string(AuthReason):
 // mac1_invalid, rate_limited, replay, ..., and the notes skew_soft, legacy_accepted,
 // wall_unknown) whose count is not zero; {} otherwise.
@@ -78,6 +84,9 @@ struct ControlStats {
   std::uint64_t drop_backlog = 0;
   std::uint64_t drop_transport_replay = 0;
   std::uint64_t streams_accepted = 0;
+  std::uint64_t egress_refused_default_range = 0, egress_refused_rule = 0, egress_refused_own_address = 0;
+  std::uint64_t egress_udp_dropped_default_range = 0, egress_udp_dropped_rule = 0,
+                egress_udp_dropped_own_address = 0;
   // Handshake-policy reasons with their counts, in the order given (zero counts are left out
   // of the JSON).
   std::vector<std::pair<std::string, std::uint64_t>> auth;

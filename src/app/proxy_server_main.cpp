@@ -5,12 +5,14 @@
 #include "app/common.hpp"
 #include "app/control.hpp"
 #include "app/proxy_service.hpp"
+#include "core/ip_text.hpp"
 #include "envelope/handshake.hpp"
 #include "net/datagram.hpp"
 #include "net/endpoint.hpp"
 #include "net/server_driver.hpp"
 #include "profile/daemon_config.hpp"
 #include "profile/validate.hpp"
+#include "tunnel/egress.hpp"
 #include "tunnel/server.hpp"
 
 namespace {
@@ -34,7 +36,10 @@ int parse_flags(int argc, char** argv, Flags& f) {
   cli.add_option("--control-socket", f.control, "control socket path (else config, else $PANIQ_CONTROL_SOCKET)");
   cli.set_version_flag("-V,--version", app::kVersionText);
   cli.footer("Targets are dialled with the config's dial_timeout (happy eyeballs for names with "
-             "IPv4 and IPv6 addresses). SIGINT/SIGTERM stop the server (exit 0).");
+             "IPv4 and IPv6 addresses). Egress policy: targets in loopback, link-local, private "
+             "(RFC 1918), CGNAT, ULA, multicast and unspecified ranges and this host's own addresses "
+             "are refused (reply 0x02) unless the config's allow_targets names them; deny_targets "
+             "always wins (docs/egress.md). SIGINT/SIGTERM stop the server (exit 0).");
   return app::parse_command_line(cli, argc, argv);
 }
 
@@ -97,10 +102,37 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   s.drop_backlog = es.drop_backlog;
   s.drop_transport_replay = es.drop_transport_replay;
   s.streams_accepted = ds.streams_accepted;
+  using tunnel::EgressVerdict;
+  const auto at = [](const auto& counts, EgressVerdict v) { return counts[static_cast<std::size_t>(v)]; };
+  const app::EgressStats& eg = service.egress_stats();
+  s.egress_refused_default_range = at(eg.connect_refused, EgressVerdict::denied_default_range);
+  s.egress_refused_rule = at(eg.connect_refused, EgressVerdict::denied_rule);
+  s.egress_refused_own_address = at(eg.connect_refused, EgressVerdict::denied_own_address);
+  s.egress_udp_dropped_default_range = at(eg.udp_dropped, EgressVerdict::denied_default_range);
+  s.egress_udp_dropped_rule = at(eg.udp_dropped, EgressVerdict::denied_rule);
+  s.egress_udp_dropped_own_address = at(eg.udp_dropped, EgressVerdict::denied_own_address);
   for (std::size_t r = 0; r < tunnel::kAuthReasonCount; ++r) {
     s.auth.emplace_back(tunnel::to_string(static_cast<tunnel::AuthReason>(r)), es.auth[r]);
   }
   return s;
+}
+
+// The egress policy from the config's allow_targets / deny_targets and this host's interface
+// addresses. Errors name the rule (`config <path>: allow_targets[2]: "10.0.0.0/33": prefix
+// length above 32`) or say that the addresses could not be read.
+Result<tunnel::EgressPolicy> egress_policy(const profile::ProxyServerConfig& cfg, const std::string& path) {
+  auto own = app::own_interface_addresses();
+  if (!own) return own.error();
+  auto p = tunnel::EgressPolicy::create(tunnel::EgressConfig{cfg.allow_targets, cfg.deny_targets, *own});
+  if (!p) return Error{p.error().code, (path.empty() ? "" : "config " + path + ": ") + p.error().message};
+  std::string own_text;
+  for (const tunnel::PeerAddr& a : p->own_addresses()) {
+    if (!own_text.empty()) own_text += ", ";
+    own_text += a.family == tunnel::PeerAddr::Family::v4 ? ipv4_text(a.addr.data()) : ipv6_text(a.addr.data());
+  }
+  spdlog::info("egress policy: {} allow rule(s), {} deny rule(s); default ranges and own addresses "
+               "({}) refused unless allowed", p->allow_rules().size(), p->deny_rules().size(), own_text);
+  return p;
 }
 
 int run(const Flags& f) {
@@ -109,6 +141,8 @@ int run(const Flags& f) {
   if (!cfg) return app::fail(kProgram, cfg.error().message);
   app::setup_logging(cfg->log_level);
   for (const auto& n : notes) spdlog::warn("{}", n);
+  auto egress = egress_policy(*cfg, f.config);
+  if (!egress) return app::fail(kProgram, egress.error().message);
   auto prof = app::load_profile(f.profile);
   if (!prof) return app::fail(kProgram, prof.error().message);
   auto scfg = tunnel::server_config_from_profile(*prof);
@@ -128,6 +162,7 @@ int run(const Flags& f) {
   app::ProxyOptions opt;
   opt.dial_timeout = cfg->dial_timeout;
   opt.max_connections = cfg->max_connections;
+  opt.egress = std::move(egress.value());
   app::ProxyService service(io.get_executor(), opt);
   net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(socket.value()),
                            [&service](net::MuxStream s) { return service.serve(std::move(s)); });

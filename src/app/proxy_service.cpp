@@ -1,6 +1,7 @@
 #include "app/proxy_service.hpp"
 
 #include <array>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -84,8 +85,28 @@ awaitable<void> ProxyService::serve(net::MuxStream stream) {
 
 awaitable<void> ProxyService::serve_connect(net::MuxStream& stream, const socks5::Address& target,
                                             ByteView early) {
-  net::DialOutcome d =
-      co_await net::dial(ex_, target, opt_.dial_timeout, opt_.happy_eyeballs_stagger);
+  const auto deadline = net::DialClock::now() + opt_.dial_timeout;
+  net::DialOutcome d;
+  auto [rec, resolved] = co_await net::resolve_tcp(ex_, target, deadline);
+  if (rec) {
+    d.error = net::to_generic(rec);
+    d.stage = net::DialOutcome::Stage::resolve;
+  } else {
+    tcp::endpoint refused_ep;
+    tunnel::EgressDecision refusal;
+    const std::vector<tcp::endpoint> allowed = egress_.filter(resolved, refused_ep, refusal);
+    if (allowed.empty()) {
+      egress_.refused(EgressGate::Use::connect, target, refused_ep.address(), refusal);
+      co_await send_reply(stream, ReplyCode::NotAllowed);
+      co_return;
+    }
+    if (allowed.size() < resolved.size()) {
+      spdlog::debug("connect {}: {} of {} addresses refused by the egress policy (first {}: {})",
+                    target.to_string(), resolved.size() - allowed.size(), resolved.size(),
+                    net::to_string(refused_ep), refusal.describe());
+    }
+    d = co_await net::connect_any(ex_, allowed, deadline, opt_.happy_eyeballs_stagger);
+  }
   if (!d.socket) {
     ++stats_.connect_failed;
     const ReplyCode code = reply_for(d);
@@ -131,7 +152,7 @@ awaitable<void> ProxyService::serve_udp(net::MuxStream& stream, ByteView early) 
   }
   if (co_await send_reply(stream, ReplyCode::Succeeded)) co_return;
   ++stats_.udp_associations;
-  co_await run_proxy_udp_association(stream, sock, early, opt_.udp_resolve_timeout);
+  co_await run_proxy_udp_association(stream, sock, early, opt_.udp_resolve_timeout, egress_);
 }
 
 }  // namespace paniq::app

@@ -2,9 +2,15 @@
 // request incrementally, dials (dial_timeout, happy eyeballs for names with IPv4 and IPv6),
 // answers one reply byte and relays; UDP ASSOCIATE per 8.5.
 //
+// Egress policy (docs/egress.md, app/egress_gate.hpp): the target is resolved first and every
+// resolved address is checked; only allowed ones are dialled (a name with some refused
+// addresses still connects through the others). None allowed -> reply 0x02, nothing dialled.
+// UDP ASSOCIATE checks each datagram's resolved destination; refused datagrams are dropped.
+//
 // Reply byte (socks5/stream_open.hpp extension; a Rust client only tests for 0): 0x00 success;
-// connection refused 0x05; network unreachable 0x03; host unreachable 0x04; timeout 0x06; name
-// that does not resolve (or an empty name) 0x04; unsupported command 0x07; other errors 0x01.
+// refused by the egress policy 0x02; connection refused 0x05; network unreachable 0x03; host
+// unreachable 0x04; timeout 0x06; name that does not resolve (or an empty name) 0x04;
+// unsupported command 0x07; other errors 0x01.
 // Malformed requests (version != 1, bad ATYP, non-UTF-8 name) end the stream without a reply,
 // as the reference.
 //
@@ -22,9 +28,11 @@
 #include <cstdint>
 #include <memory>
 
+#include "app/egress_gate.hpp"
 #include "net/asio.hpp"
 #include "net/mux_stream.hpp"
 #include "socks5/stream_open.hpp"
+#include "tunnel/egress.hpp"
 
 namespace paniq::app {
 
@@ -39,11 +47,15 @@ struct ProxyOptions {
   // Streams served at once (the config's max_connections); a stream over the limit is
   // answered 0x01 (general failure) at once, without reading its request.
   std::uint64_t max_connections = 128;
+  // Which targets may be reached; the default refuses loopback, private and link-local ranges
+  // and so on (tunnel/egress.hpp). proxy-server adds its config's rules and own addresses.
+  tunnel::EgressPolicy egress;
+  std::uint32_t egress_log_per_second = 5;  // refusal log lines per verdict
 };
 
 struct ProxyStats {
   std::uint64_t streams = 0;
-  std::uint64_t connect_ok = 0, connect_failed = 0;
+  std::uint64_t connect_ok = 0, connect_failed = 0;  // dialled (egress refusals: EgressStats)
   std::uint64_t bad_requests = 0;
   std::uint64_t udp_associations = 0;
   std::uint64_t active = 0;
@@ -52,7 +64,8 @@ struct ProxyStats {
 
 class ProxyService {
  public:
-  ProxyService(asio::any_io_executor ex, ProxyOptions opt) : ex_(std::move(ex)), opt_(opt) {}
+  ProxyService(asio::any_io_executor ex, ProxyOptions opt)
+      : ex_(std::move(ex)), opt_(opt), egress_(opt_.egress, opt_.egress_log_per_second) {}
   ~ProxyService() { *alive_ = false; }
   ProxyService(const ProxyService&) = delete;
   ProxyService& operator=(const ProxyService&) = delete;
@@ -60,6 +73,7 @@ class ProxyService {
   // The ServerDriver's StreamHandler: serves one stream to its end.
   awaitable<void> serve(net::MuxStream stream);
   const ProxyStats& stats() const { return stats_; }
+  const EgressStats& egress_stats() const { return egress_.stats(); }
 
  private:
   awaitable<void> serve_connect(net::MuxStream& stream, const socks5::Address& target, ByteView early);
@@ -68,12 +82,15 @@ class ProxyService {
   asio::any_io_executor ex_;
   ProxyOptions opt_;
   ProxyStats stats_;
+  EgressGate egress_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // The proxy's side of a UDP association: `early` holds record bytes that arrived with the
-// request. Returns when the stream ends; closes `sock`.
+// request. Each datagram goes to the first address of its destination that `egress` allows;
+// none allowed -> dropped and counted there. Returns when the stream ends; closes `sock`.
 awaitable<void> run_proxy_udp_association(net::MuxStream& stream, net::udp::socket& sock,
-                                          ByteView early, std::chrono::milliseconds resolve_timeout);
+                                          ByteView early, std::chrono::milliseconds resolve_timeout,
+                                          EgressGate& egress);
 
 }  // namespace paniq::app

@@ -1,5 +1,6 @@
 // proxy-server's side of a UDP ASSOCIATE relay (PROTOCOL.md 8.5; policy in proxy_service.hpp).
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,19 +24,28 @@ constexpr std::size_t kMaxData = 65535 - (kPrefixRoom - socks5::kRecordLengthSiz
 constexpr std::size_t kRemembered = 64;
 
 struct ProxyAssociation {
-  ProxyAssociation(net::MuxStream& st, udp::socket& so, std::chrono::milliseconds rt)
-      : stream(st), sock(so), resolve_timeout(rt) {}
+  ProxyAssociation(net::MuxStream& st, udp::socket& so, std::chrono::milliseconds rt, EgressGate& eg)
+      : stream(st), sock(so), resolve_timeout(rt), egress(eg) {}
   net::MuxStream& stream;
   udp::socket& sock;
   std::chrono::milliseconds resolve_timeout;
+  EgressGate& egress;
   bool v6 = false;
   // Targets this association sent to (ring): only their answers go back to the client.
   std::array<udp::endpoint, kRemembered> contacted{};
   std::size_t contacted_next = 0, contacted_count = 0;
-  // One-entry resolver cache.
+  // The chosen address of a destination: `to` (unmapped), or none with the refusal when the
+  // egress policy allowed none of them.
+  struct Choice {
+    std::optional<udp::endpoint> to;
+    asio::ip::address refused_address;
+    tunnel::EgressDecision refusal;
+    bool refused = false;
+  };
+  // One-entry resolver cache (the choice, so a cached name is never re-judged differently).
   std::string cached_name;
   std::uint16_t cached_port = 0;
-  udp::endpoint cached_ep;
+  Choice cached;
   bool ended = false;
 
   void end_all() {
@@ -62,32 +72,55 @@ struct ProxyAssociation {
     return false;
   }
 
-  // The socket-family endpoint of a datagram's destination; nullopt = drop it.
+  // The first address of `eps` this socket can send to and the egress policy allows.
+  Choice choose(const std::vector<udp::endpoint>& eps) const {
+    Choice c;
+    for (const udp::endpoint& e : eps) {
+      const udp::endpoint ep(net::unmap(e.address()), e.port());
+      if (ep.address().is_v6() && !v6) continue;  // IPv4-only socket
+      const tunnel::EgressDecision d = egress.decide(ep.address(), ep.port());
+      if (d.allowed()) {
+        c.to = ep;
+        return c;
+      }
+      if (!c.refused) {
+        c.refused = true;
+        c.refused_address = ep.address();
+        c.refusal = d;
+      }
+    }
+    return c;
+  }
+
+  // The socket-family endpoint of a datagram's destination; nullopt = drop it (refusals by the
+  // egress policy are counted and logged).
   awaitable<std::optional<udp::endpoint>> destination(const socks5::Address& a) {
-    udp::endpoint ep;
+    Choice c;
     if (a.type() == socks5::AddressType::Domain) {
       if (cached_name == a.domain_name() && cached_port == a.port()) {
-        ep = cached_ep;
+        c = cached;
       } else {
-        auto [ec, found] = co_await net::resolve_udp(sock.get_executor(), a, resolve_timeout);
+        auto [ec, found] = co_await net::resolve_udp_all(sock.get_executor(), a, resolve_timeout);
         if (ec) {
           spdlog::debug("UDP ASSOCIATE: resolve {}: {}", a.to_string(), ec.message());
           co_return std::nullopt;
         }
-        ep = found;
+        c = choose(found);
         cached_name = std::string(a.domain_name());
         cached_port = a.port();
-        cached_ep = ep;
+        cached = c;
       }
     } else {
-      ep = udp::endpoint(*net::to_ip(a), a.port());
+      c = choose({udp::endpoint(*net::to_ip(a), a.port())});
     }
-    ep.address(net::unmap(ep.address()));
+    if (!c.to) {
+      if (c.refused) egress.refused(EgressGate::Use::udp, a, c.refused_address, c.refusal);
+      co_return std::nullopt;
+    }
+    udp::endpoint ep = *c.to;
     remember(ep);
     if (ep.address().is_v4() && v6) {
       ep.address(asio::ip::make_address_v6(asio::ip::v4_mapped, ep.address().to_v4()));
-    } else if (ep.address().is_v6() && !v6) {
-      co_return std::nullopt;  // IPv4-only socket
     }
     co_return ep;
   }
@@ -148,10 +181,10 @@ struct ProxyAssociation {
 }  // namespace
 
 awaitable<void> run_proxy_udp_association(net::MuxStream& stream, udp::socket& sock, ByteView early,
-                                          std::chrono::milliseconds resolve_timeout) {
+                                          std::chrono::milliseconds resolve_timeout, EgressGate& egress) {
   using namespace asio::experimental::awaitable_operators;
   std::error_code ec;
-  ProxyAssociation a(stream, sock, resolve_timeout);
+  ProxyAssociation a(stream, sock, resolve_timeout, egress);
   a.v6 = sock.local_endpoint(ec).address().is_v6();
   co_await (a.stream_to_udp(early) && a.udp_to_stream());
 }

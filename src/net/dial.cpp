@@ -102,21 +102,37 @@ awaitable<DialOutcome> dial_one(asio::any_io_executor ex, const tcp::endpoint& e
 
 }  // namespace
 
-awaitable<DialOutcome> dial(asio::any_io_executor ex, const socks5::Address& target,
-                            std::chrono::milliseconds timeout, std::chrono::milliseconds stagger) {
-  const auto deadline = Clock::now() + timeout;
-  DialOutcome out;
+awaitable<std::pair<std::error_code, std::vector<tcp::endpoint>>> resolve_tcp(
+    asio::any_io_executor ex, const socks5::Address& target, DialClock::time_point deadline) {
   std::vector<tcp::endpoint> eps;
   if (auto ip = to_ip(target)) {
     eps.emplace_back(*ip, target.port());
-  } else {
-    auto [ec, found] = co_await resolve_name<tcp>(ex, target, deadline);
-    if (ec) {
-      out.error = to_generic(ec);
-      out.stage = DialOutcome::Stage::resolve;
-      co_return out;
-    }
-    eps = interleave(found);
+    co_return std::pair{std::error_code{}, std::move(eps)};
+  }
+  auto [ec, found] = co_await resolve_name<tcp>(ex, target, deadline);
+  if (ec) co_return std::pair{ec, std::move(eps)};
+  co_return std::pair{std::error_code{}, interleave(found)};
+}
+
+awaitable<DialOutcome> dial(asio::any_io_executor ex, const socks5::Address& target,
+                            std::chrono::milliseconds timeout, std::chrono::milliseconds stagger) {
+  const auto deadline = Clock::now() + timeout;
+  auto [ec, eps] = co_await resolve_tcp(ex, target, deadline);
+  if (ec) {
+    DialOutcome out;
+    out.error = to_generic(ec);
+    out.stage = DialOutcome::Stage::resolve;
+    co_return out;
+  }
+  co_return co_await connect_any(ex, eps, deadline, stagger);
+}
+
+awaitable<DialOutcome> connect_any(asio::any_io_executor ex, const std::vector<tcp::endpoint>& eps,
+                                   DialClock::time_point deadline, std::chrono::milliseconds stagger) {
+  DialOutcome out;
+  if (eps.empty()) {
+    out.error = std::make_error_code(std::errc::host_unreachable);
+    co_return out;
   }
   if (eps.size() == 1) co_return co_await dial_one(ex, eps.front(), deadline);
   auto race = std::make_shared<Race>(ex);
@@ -153,6 +169,14 @@ awaitable<DialOutcome> dial(asio::any_io_executor ex, const socks5::Address& tar
   }
   out.error = to_generic(race->error ? race->error : std::error_code(asio::error::host_unreachable));
   co_return out;
+}
+
+awaitable<std::pair<std::error_code, std::vector<udp::endpoint>>> resolve_udp_all(
+    asio::any_io_executor ex, const socks5::Address& target, std::chrono::milliseconds timeout) {
+  if (auto ip = to_ip(target)) {
+    co_return std::pair{std::error_code{}, std::vector<udp::endpoint>{udp::endpoint(*ip, target.port())}};
+  }
+  co_return co_await resolve_name<udp>(ex, target, Clock::now() + timeout);
 }
 
 awaitable<std::pair<std::error_code, udp::endpoint>> resolve_udp(asio::any_io_executor ex,

@@ -184,6 +184,24 @@ std::optional<SocketAddr> parse_socket_addr(std::string_view text) {
   return out;
 }
 
+std::optional<SocketAddr> parse_ip_addr(std::string_view text) {
+  SocketAddr out;
+  Cursor c(text);
+  if (const auto v4 = read_ipv4(c); v4 && c.eof()) {
+    for (std::size_t i = 0; i < 4; ++i) out.ip[i] = (*v4)[i];
+    return out;
+  }
+  c.reset(0);
+  const auto groups = read_ipv6(c);
+  if (!groups || !c.eof()) return std::nullopt;
+  out.v6 = true;
+  for (std::size_t i = 0; i < 8; ++i) {
+    out.ip[2 * i] = static_cast<std::uint8_t>((*groups)[i] >> 8);
+    out.ip[2 * i + 1] = static_cast<std::uint8_t>((*groups)[i]);
+  }
+  return out;
+}
+
 std::string SocketAddr::to_string() const {
   char buf[32];
   if (!v6) {

@@ -31,4 +31,9 @@ struct SocketAddr {
 // (including host names); the caller reports the error with its field path.
 std::optional<SocketAddr> parse_socket_addr(std::string_view text);
 
+// A bare IP address with the same grammar: "a.b.c.d" or an IPv6 address without brackets, zone
+// or port ("2001:db8::1", "::ffff:1.2.3.4"). The result has port 0 and scope_id 0. Returns
+// nullopt on anything else.
+std::optional<SocketAddr> parse_ip_addr(std::string_view text);
+
 }  // namespace paniq::profile

@@ -28,6 +28,28 @@ void read_common(ObjectReader& r, Config& c) {
   r.read_string("control_socket", c.control_socket);
 }
 
+// An optional array of strings; every element's type is checked (its text is the caller's).
+void read_string_list(ObjectReader& r, const char* key, std::vector<std::string>& out) {
+  const json* v = r.find(key);
+  if (!v) return;
+  if (!v->is_array()) {
+    r.fail(key, *v, "must be an array of strings", Errc::invalid_type);
+    return;
+  }
+  std::vector<std::string> items;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const json& item = (*v)[i];
+    if (!item.is_string()) {
+      r.fail_message(make_error(Errc::invalid_type, detail::cat(r.path(key), "[", std::to_string(i),
+                                                                "]: ", detail::show(item),
+                                                                ": must be a string")));
+      return;
+    }
+    items.push_back(item.get<std::string>());
+  }
+  out = std::move(items);
+}
+
 Error invalid(const std::string& key, const std::string& shown, const std::string& reason) {
   return make_error(Errc::invalid_value, detail::cat(key, ": ", shown, ": ", reason));
 }
@@ -112,6 +134,8 @@ Result<ProxyServerConfig> parse_proxy_server_config_json(std::string_view text,
   ProxyServerConfig c;
   ObjectReader r(*doc, "");
   read_common(r, c);
+  read_string_list(r, "allow_targets", c.allow_targets);
+  read_string_list(r, "deny_targets", c.deny_targets);
   if (!r.ok()) return r.error();
   if (auto v = validate_common(c); !v) return v.error();
   r.unknown_keys(notes);

@@ -44,6 +44,13 @@ struct ProxyServerConfig {
   Millis metrics_interval{10'000};
   std::string log_level = "info";
   std::optional<std::string> control_socket;
+  // Egress policy (our extension, docs/egress.md): rules "CIDR", "CIDR:PORT" or
+  // "CIDR:PORT-PORT" ("[v6/len]:PORT" with a port). Deny rules win; allow rules open what they
+  // name, also inside the ranges refused by default (loopback, link-local, RFC 1918, CGNAT,
+  // ULA, multicast, unspecified, the server's own addresses). Here only the JSON types are
+  // checked; tunnel::EgressPolicy::create checks the rules (errors `allow_targets[2]: ...`).
+  std::vector<std::string> allow_targets;
+  std::vector<std::string> deny_targets;
   friend bool operator==(const ProxyServerConfig&, const ProxyServerConfig&) = default;
 };
 
@@ -51,7 +58,8 @@ struct ProxyServerConfig {
 // the field and value: `workers: 0: must be > 0`, `log_level: "loud": must be one of debug, info,
 // warn, error`, `dial_timeout: "301s": too long (max 300s)`, `accept_timeout: "5h": unknown
 // duration format: 5h`, `listen_addr: "localhost:1080": invalid socket address (expected IP:port
-// or [IPv6]:port)`. The caller must abort startup on error.
+// or [IPv6]:port)`, `allow_targets: "127.0.0.0/8": must be an array of strings`,
+// `deny_targets[1]: 5: must be a string`. The caller must abort startup on error.
 Result<Socks5dConfig> parse_socks5d_config_json(std::string_view text, std::vector<std::string>& notes);
 Result<ProxyServerConfig> parse_proxy_server_config_json(std::string_view text,
                                                          std::vector<std::string>& notes);

@@ -40,6 +40,10 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 LISTEN_RE = re.compile(r"listening on \[?([0-9A-Fa-f:.]+)\]?:(\d+)")
 
+# proxy-server refuses loopback targets by default (egress policy, docs/egress.md); everything
+# the tests and benchmarks dial is on loopback, so start_proxy_server opts in to these.
+LOOPBACK_TARGETS = ["127.0.0.0/8", "[::1]/128"]
+
 _live = []  # every Process not yet stopped, for the exit handlers
 
 
@@ -382,9 +386,13 @@ class Harness:
 
     def start_proxy_server(self, profile, listen="127.0.0.1:0", config=None, name="proxy-server",
                            env=None):
+        """proxy-server with `config` written to a file; unless `config` sets "allow_targets"
+        itself, it gets allow_targets = LOOPBACK_TARGETS (the egress policy refuses loopback
+        targets by default; pass "allow_targets": [] for the default policy)."""
         argv = [self.prog("proxy-server"), "-l", listen, "-p", profile]
-        if config:
-            argv += ["-c", self.write_config(name + ".config.json", config)]
+        cfg = dict(config or {})
+        cfg.setdefault("allow_targets", list(LOOPBACK_TARGETS))
+        argv += ["-c", self.write_config(name + ".config.json", cfg)]
         return self.start(name, argv, ready=r"listening on", env=env)
 
     def start_socks5d(self, profile, proxy_addr=None, listen="127.0.0.1:0", config=None,
@@ -401,7 +409,9 @@ class Harness:
     def start_tunnel(self, profile_edits=None, server_config=None, client_config=None,
                      user=None, password=None, env=None):
         """proxy-server on an ephemeral UDP port, a profile pointing at it, socks5d on an
-        ephemeral TCP port. Returns (server, client); client.port is the SOCKS port."""
+        ephemeral TCP port. Returns (server, client); client.port is the SOCKS port. The server
+        may dial loopback targets unless `server_config` sets its own allow_targets
+        (start_proxy_server)."""
         port = free_port(socket.SOCK_DGRAM)
         profile = self.create_profile(port, edits=profile_edits)
         server = self.start_proxy_server(profile, f"127.0.0.1:{port}", config=server_config, env=env)

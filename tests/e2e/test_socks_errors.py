@@ -26,7 +26,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, free_port, have_ipv6, netns_reexec, write_random_file  # noqa: E402
+from harness import (LOOPBACK_TARGETS, Harness, free_port, have_ipv6, netns_reexec,  # noqa: E402
+                     write_random_file)
 from clients import (PyHttpOrigin, atyp_domain, atyp_ipv4, atyp_ipv6, closed_by_peer,  # noqa: E402
                      curl_fetch, http_get, socks_open)
 
@@ -200,7 +201,11 @@ def main():
         try:
             server, client = h.start_tunnel(
                 profile_edits={"handshake_timeout": "1s", "handshake_attempts": 1},
-                server_config={"dial_timeout": "1s"}, client_config={"accept_timeout": "1s"})
+                # 224.0.0.1 is opened so that the dial itself fails with 03 (the egress policy
+                # would answer 02 first; test_egress.py covers that).
+                server_config={"dial_timeout": "1s",
+                               "allow_targets": LOOPBACK_TARGETS + ["224.0.0.1:80"]},
+                client_config={"accept_timeout": "1s"})
             auth_checks(h, h.profile, origin)
             error_code_checks(h, client.port, h.profile, in_netns)
             garbage_checks(h, client.port, origin, digest)

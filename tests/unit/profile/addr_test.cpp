@@ -73,5 +73,30 @@ TEST(SocketAddr, RejectsNonLiterals) {
   }
 }
 
+TEST(IpAddr, ParsesBareAddresses) {
+  const auto a = parse_ip_addr("10.1.2.3");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->v6);
+  EXPECT_EQ(a->ip[0], 10);
+  EXPECT_EQ(a->ip[3], 3);
+  EXPECT_EQ(a->port, 0);
+  const auto b = parse_ip_addr("fe80::1");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->v6);
+  EXPECT_EQ(b->ip[0], 0xfe);
+  EXPECT_EQ(b->ip[1], 0x80);
+  EXPECT_EQ(b->ip[15], 1);
+  const auto m = parse_ip_addr("::ffff:127.0.0.1");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->v6);
+  EXPECT_EQ(m->to_string(), "[::ffff:127.0.0.1]:0");
+  EXPECT_TRUE(parse_ip_addr("::"));
+  EXPECT_TRUE(parse_ip_addr("1:2:3:4:5:6:7:8"));
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4:80", "[::1]", "::1%1",
+                          "1::2::3", "localhost", " ::1", "::1 ", "::g"}) {
+    EXPECT_FALSE(parse_ip_addr(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace paniq::profile

@@ -113,6 +113,37 @@ TEST(DaemonConfig, FastConnectExtension) {
   EXPECT_EQ(notes[0], R"(unknown field "fast_connect" ignored)");
 }
 
+TEST(DaemonConfig, EgressTargetLists) {
+  std::vector<std::string> notes;
+  auto none = parse_proxy_server_config_json("{}", notes);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->allow_targets.empty());
+  EXPECT_TRUE(none->deny_targets.empty());
+  auto r = parse_proxy_server_config_json(
+      R"({"allow_targets":["127.0.0.0/8","[::1]/128"],"deny_targets":["127.0.0.1:22"]})", notes);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(notes.empty());
+  EXPECT_EQ(r->allow_targets, (std::vector<std::string>{"127.0.0.0/8", "[::1]/128"}));
+  EXPECT_EQ(r->deny_targets, (std::vector<std::string>{"127.0.0.1:22"}));
+  auto empty = parse_proxy_server_config_json(R"({"allow_targets":[]})", notes);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->allow_targets.empty());
+  auto proxy_error = [](const char* text) {
+    std::vector<std::string> n;
+    auto p = parse_proxy_server_config_json(text, n);
+    return p.ok() ? std::string("(valid)") : p.error().message;
+  };
+  EXPECT_EQ(proxy_error(R"({"allow_targets":"127.0.0.0/8"})"),
+            R"(allow_targets: "127.0.0.0/8": must be an array of strings)");
+  EXPECT_EQ(proxy_error(R"({"deny_targets":["10.0.0.0/8", 5]})"), "deny_targets[1]: 5: must be a string");
+  // Rule syntax is checked by tunnel::EgressPolicy (tests/unit/tunnel/egress_test.cpp).
+  EXPECT_EQ(proxy_error(R"({"allow_targets":["10.0.0.0/33"]})"), "(valid)");
+  // Not socks5d keys.
+  auto s = parse_socks5d_config_json(R"({"allow_targets":[]})", notes);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(notes.back(), R"(unknown field "allow_targets" ignored)");
+}
+
 TEST(DaemonConfig, UnknownKeysAreNotes) {
   std::vector<std::string> notes;
   auto r = parse_proxy_server_config_json(R"({"username":"x","threads":4})", notes);
