@@ -55,6 +55,13 @@ constexpr ControlField kExtension[] = {
     {"egress_udp_dropped_default_range", &ControlStats::egress_udp_dropped_default_range},
     {"egress_udp_dropped_rule", &ControlStats::egress_udp_dropped_rule},
     {"egress_udp_dropped_own_address", &ControlStats::egress_udp_dropped_own_address},
+    {"sessions_encrypted", &ControlStats::sessions_encrypted},
+    {"drop_plain_refused", &ControlStats::drop_plain_refused},
+    {"drop_secure_handshake", &ControlStats::drop_secure_handshake},
+    {"drop_unknown_user", &ControlStats::drop_unknown_user},
+    {"drop_transport_auth", &ControlStats::drop_transport_auth},
+    {"sessions_roamed", &ControlStats::sessions_roamed},
+    {"sessions_revoked", &ControlStats::sessions_revoked},
 };
 
 nlohmann::ordered_json to_json(const ControlStats& s) {
@@ -66,6 +73,16 @@ nlohmann::ordered_json to_json(const ControlStats& s) {
     if (count != 0) auth[name] = count;
   }
   j["auth"] = std::move(auth);
+  if (!s.users.empty()) {
+    nlohmann::ordered_json users = nlohmann::ordered_json::object();
+    for (const ControlStats::User& u : s.users) {
+      users[u.name] = {{"sessions_live", u.sessions_live},
+                       {"sessions_total", u.sessions_total},
+                       {"bytes_in", u.bytes_in},
+                       {"bytes_out", u.bytes_out}};
+    }
+    j["users"] = std::move(users);
+  }
   return j;
 }
 

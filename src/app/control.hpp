@@ -56,6 +56,14 @@ using net::awaitable;
 //   egress_udp_dropped_default_range  server: UDP ASSOCIATE datagrams dropped by the egress
 //   egress_udp_dropped_rule           policy, by the same reasons
 //   egress_udp_dropped_own_address
+//   sessions_encrypted            server: sessions created in encrypted mode (docs/protocol.md 7);
+//                                 socks5d: 1 while its session is encrypted
+//   drop_plain_refused            server: plain Initiations/transport while encryption is required
+//   drop_secure_handshake         server: encrypted offers whose Noise message did not open
+//   drop_unknown_user             server: clients not in the users file (IK key unknown, or none)
+//   drop_transport_auth           server: encrypted datagrams that did not open
+//   sessions_roamed               server: sessions moved to a new client address
+//   sessions_revoked              server: sessions ended because their user was removed
 // "auth": {reason: count} for every handshake-policy reason (tunnel::to_string(AuthReason):
 // mac1_invalid, rate_limited, replay, ..., and the notes skew_soft, legacy_accepted,
 // wall_unknown) whose count is not zero; {} otherwise.
@@ -87,9 +95,19 @@ struct ControlStats {
   std::uint64_t egress_refused_default_range = 0, egress_refused_rule = 0, egress_refused_own_address = 0;
   std::uint64_t egress_udp_dropped_default_range = 0, egress_udp_dropped_rule = 0,
                 egress_udp_dropped_own_address = 0;
+  std::uint64_t sessions_encrypted = 0;
+  std::uint64_t drop_plain_refused = 0, drop_secure_handshake = 0, drop_unknown_user = 0;
+  std::uint64_t drop_transport_auth = 0;
+  std::uint64_t sessions_roamed = 0, sessions_revoked = 0;
   // Handshake-policy reasons with their counts, in the order given (zero counts are left out
   // of the JSON).
   std::vector<std::pair<std::string, std::uint64_t>> auth;
+  // proxy-server: per user name ("" = sessions without a user) -> "users": {name: {...}}.
+  struct User {
+    std::string name;
+    std::uint64_t sessions_live = 0, sessions_total = 0, bytes_in = 0, bytes_out = 0;
+  };
+  std::vector<User> users;
 };
 
 // Sets the reference counters that are plain sums of the sessions' Link counters (both

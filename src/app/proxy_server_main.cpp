@@ -11,7 +11,9 @@
 #include "net/endpoint.hpp"
 #include "net/server_driver.hpp"
 #include "profile/daemon_config.hpp"
+#include "profile/users.hpp"
 #include "profile/validate.hpp"
+#include "tunnel/auth_config.hpp"
 #include "tunnel/egress.hpp"
 #include "tunnel/server.hpp"
 
@@ -43,18 +45,16 @@ int parse_flags(int argc, char** argv, Flags& f) {
   return app::parse_command_line(cli, argc, argv);
 }
 
-// Sizes fixed by the profile: a Response datagram (random[S2] || h || conv) and the prefix in
-// front of every transport payload (random[S4] || h).
+// Sizes fixed by the profile: the prefix in front of every transport payload (random[S4] || h).
 struct FrameSizes {
-  std::size_t response = 0;
   std::size_t transport_prefix = 0;
 };
 
 // The control plane's counters (PROTOCOL.md 12, and our extension: app/control.hpp).
 // Exact from the endpoint's and the driver's process-wide counters:
 //   udp_in_bytes                 every datagram received on the listen socket (as the reference)
-//   udp_out_bytes                transport datagrams built (Responses subtracted: every Response
-//                                has the same size), as the reference counts queued ones
+//   udp_out_bytes                transport datagrams built (the Responses' bytes subtracted), as
+//                                the reference counts queued ones
 //   transport_frame_out_bytes    the same minus the transport prefix of each
 //   transport_invalid_length     transport payloads that did not decode
 //   transport_counter_reject     transport counters refused by the replay window
@@ -77,7 +77,7 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
 
   app::ControlStats s;
   s.udp_in_bytes = ds.udp_in_bytes;
-  s.udp_out_bytes = es.bytes_out - responses * sizes.response;
+  s.udp_out_bytes = es.bytes_out - es.response_bytes;
   app::set_link_counters(s, links);
   s.transport_frame_out_bytes = s.udp_out_bytes - transport_out * sizes.transport_prefix;
   s.transport_invalid_length = es.drop_invalid_length + links.drop_invalid_length;
@@ -111,6 +111,16 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   s.egress_udp_dropped_default_range = at(eg.udp_dropped, EgressVerdict::denied_default_range);
   s.egress_udp_dropped_rule = at(eg.udp_dropped, EgressVerdict::denied_rule);
   s.egress_udp_dropped_own_address = at(eg.udp_dropped, EgressVerdict::denied_own_address);
+  s.sessions_encrypted = es.sessions_encrypted;
+  s.drop_plain_refused = es.drop_plain_refused;
+  s.drop_secure_handshake = es.drop_secure_handshake;
+  s.drop_unknown_user = es.drop_unknown_user;
+  s.drop_transport_auth = es.drop_transport_auth;
+  s.sessions_roamed = es.sessions_roamed;
+  s.sessions_revoked = es.sessions_revoked;
+  for (const auto& [name, u] : ep.user_stats()) {
+    s.users.push_back({name, u.sessions_live, u.sessions_total, u.bytes_in, u.bytes_out});
+  }
   for (std::size_t r = 0; r < tunnel::kAuthReasonCount; ++r) {
     s.auth.emplace_back(tunnel::to_string(static_cast<tunnel::AuthReason>(r)), es.auth[r]);
   }
@@ -135,6 +145,39 @@ Result<tunnel::EgressPolicy> egress_policy(const profile::ProxyServerConfig& cfg
   return p;
 }
 
+// The users table from cfg.users_file (docs/protocol.md 7.7); errors name the file and entry.
+Result<std::shared_ptr<const tunnel::UserTable>> load_users(const std::string& path) {
+  auto entries = profile::load_users_file(path);
+  if (!entries) return entries.error();
+  auto table = std::make_shared<tunnel::UserTable>();
+  for (const profile::UserEntry& u : *entries) {
+    table->names.emplace(*tunnel::decode_key(u.public_key), u.name);  // checked by the parser
+  }
+  return std::shared_ptr<const tunnel::UserTable>(std::move(table));
+}
+
+// SIGHUP: re-read the users file; sessions of users no longer listed end at once (the others
+// are untouched). A file that does not parse keeps the previous table.
+void on_reload(asio::io_context& io, net::ServerDriver& driver, const std::string& users_file) {
+  auto signals = std::make_shared<asio::signal_set>(io, SIGHUP);
+  auto handler = std::make_shared<std::function<void(std::error_code, int)>>();
+  *handler = [signals, handler, &driver, users_file](std::error_code ec, int) {
+    if (ec) return;
+    if (users_file.empty()) {
+      spdlog::info("SIGHUP: no users_file configured, nothing to reload");
+    } else if (auto users = load_users(users_file); !users) {
+      spdlog::error("SIGHUP: {}; keeping the previous users", users.error().message);
+    } else {
+      const auto before = driver.endpoint().stats().sessions_revoked;
+      driver.set_users(*users);
+      spdlog::info("SIGHUP: users reloaded from {}: {} user(s), {} session(s) revoked", users_file,
+                   (*users)->names.size(), driver.endpoint().stats().sessions_revoked - before);
+    }
+    signals->async_wait(*handler);
+  };
+  signals->async_wait(*handler);
+}
+
 int run(const Flags& f) {
   std::vector<std::string> notes;
   auto cfg = profile::load_proxy_server_config(f.config, notes);
@@ -148,10 +191,21 @@ int run(const Flags& f) {
   auto scfg = tunnel::server_config_from_profile(*prof);
   if (!scfg) return app::fail(kProgram, scfg.error().message);
   if (auto v = scfg->validate(); !v) return app::fail(kProgram, v.error().message);
+  std::shared_ptr<const tunnel::UserTable> users;
+  if (cfg->users_file) {
+    if (scfg->encryption == tunnel::Encryption::off) {
+      return app::fail(kProgram, "users_file: needs obfuscation.encryption \"preferred\" or "
+                                 "\"required\" in the profile (users are client keys of the "
+                                 "encrypted mode)");
+    }
+    auto u = load_users(*cfg->users_file);
+    if (!u) return app::fail(kProgram, u.error().message);
+    users = *u;
+  }
+
   auto framer = obf::Framer::create(profile::obf_config(*prof));
   if (!framer) return app::fail(kProgram, "failed to create framer: " + framer.error().message);
-  const FrameSizes sizes{framer->prefix_len(obf::MessageType::Response) + envelope::kConvLen,
-                         framer->prefix_len(obf::MessageType::Transport)};
+  const FrameSizes sizes{framer->prefix_len(obf::MessageType::Transport)};
 
   asio::io_context io(1);
   auto listen_ep = net::resolve_udp_endpoint(io, f.listen.empty() ? cfg->listen_addr : f.listen);
@@ -170,8 +224,14 @@ int run(const Flags& f) {
                              [&] { return control_stats(driver, service, sizes); });
   if (auto r = control.open(f.control, cfg->control_socket); !r) return app::fail(kProgram, r.error().message);
 
+  if (users) {
+    driver.set_users(users);
+    spdlog::info("users: {} listed in {}; only they are served", users->names.size(), *cfg->users_file);
+  }
+  on_reload(io, driver, cfg->users_file.value_or(""));
   driver.start();
-  spdlog::info("proxy-server listening on {} (udp)", net::to_string(driver.local_endpoint()));
+  spdlog::info("proxy-server listening on {} (udp, encryption {})", net::to_string(driver.local_endpoint()),
+               tunnel::to_string(scfg->encryption));
   app::on_termination(io, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     control.stop();

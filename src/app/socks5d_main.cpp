@@ -88,6 +88,7 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
   s.sessions_created = cs.sessions_started;
   const tunnel::ClientSession* cur = driver.client().current();
   s.sessions_active = cur && cur->state() == tunnel::ClientState::Established ? 1 : 0;
+  s.sessions_encrypted = cur && cur->encrypted() ? 1 : 0;
   s.sessions_closed = cs.sessions_failed + cs.sessions_died;
   s.drop_unclassified = driver.client().session_totals().ignored_unclassified;
   s.drop_kcp_rejected = links.drop_kcp_rejected;

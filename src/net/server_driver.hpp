@@ -40,6 +40,12 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
   void stop();
 
   const tunnel::ServerEndpoint& endpoint() const { return endpoint_; }
+  // Replaces the users table (tunnel::ServerEndpoint::set_users); the sessions it ends are
+  // processed (their streams fail) on the next turn of the loop.
+  void set_users(std::shared_ptr<const tunnel::UserTable> users) {
+    endpoint_.set_users(std::move(users));
+    request_flush();
+  }
   const ServerDriverStats& stats() const { return stats_; }
   udp::endpoint local_endpoint() const { return socket_->local_endpoint(); }
 

@@ -136,6 +136,7 @@ Result<ProxyServerConfig> parse_proxy_server_config_json(std::string_view text,
   read_common(r, c);
   read_string_list(r, "allow_targets", c.allow_targets);
   read_string_list(r, "deny_targets", c.deny_targets);
+  r.read_string("users_file", c.users_file);
   if (!r.ok()) return r.error();
   if (auto v = validate_common(c); !v) return v.error();
   r.unknown_keys(notes);

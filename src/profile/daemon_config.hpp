@@ -51,6 +51,9 @@ struct ProxyServerConfig {
   // checked; tunnel::EgressPolicy::create checks the rules (errors `allow_targets[2]: ...`).
   std::vector<std::string> allow_targets;
   std::vector<std::string> deny_targets;
+  // Encrypted mode's allowlist of client keys (profile/users.hpp, docs/protocol.md 7.7): only
+  // listed users are served; re-read on SIGHUP. Needs obfuscation.encryption not "off".
+  std::optional<std::string> users_file;
   friend bool operator==(const ProxyServerConfig&, const ProxyServerConfig&) = default;
 };
 

@@ -155,9 +155,16 @@ InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeM
     ++stats_.drop_replay;
     return InputResult::replayed;
   }
+  const std::uint32_t rcv_nxt = kcp_.rcv_nxt(), nrcv_buf = kcp_.nrcv_buf();
   if (kcp_.input(inner, clock32(now)) != kcp::Errc::ok) {
     ++stats_.drop_kcp_rejected;
     return InputResult::kcp_rejected;
+  }
+  if (cfg_.liveness.enabled && cfg_.liveness.rx_probes > 0 &&
+      (kcp_.rcv_nxt() != rcv_nxt || kcp_.nrcv_buf() != nrcv_buf)) {
+    rx_probe_armed_ = true;  // data arrived: watch for it stopping
+    rx_probes_sent_ = 0;
+    rx_probe_at_ = now_ + rx_probe_gap(0);
   }
   if (windowed) (void)replay_->check_and_update(*counter);
   if (holds_several_segments(inner)) {
@@ -367,7 +374,14 @@ std::optional<TimeMs> Link::next_timeout() const {
     earliest(now_ + static_cast<TimeMs>(std::max<std::int32_t>(0, time_diff(kcp_.check(c), c))));
   }
   if (auto l = liveness_deadline()) earliest(*l);
+  if (rx_probe_armed_) earliest(rx_probe_at_);
   return t;
+}
+
+TimeMs Link::rx_probe_gap(std::uint32_t n) const {
+  const std::int64_t srtt = std::max<std::int64_t>(0, kcp_.rx_srtt());
+  const TimeMs base = std::max<TimeMs>(100, static_cast<TimeMs>(2 * srtt + 50));
+  return base << std::min<std::uint32_t>(n, 16);
 }
 
 void Link::handle_timeout(TimeMs now) {
@@ -378,6 +392,15 @@ void Link::handle_timeout(TimeMs now) {
     return;
   }
   if (auto m = mux_.next_timeout(now_); m && *m <= now_) mux_.handle_timeout(now_);
+  if (rx_probe_armed_ && rx_probe_at_ <= now_) {
+    kcp_.tell_window();  // sent by the flush below
+    kcp_dirty_ = true;
+    if (++rx_probes_sent_ >= cfg_.liveness.rx_probes) {
+      rx_probe_armed_ = false;
+    } else {
+      rx_probe_at_ = now_ + rx_probe_gap(rx_probes_sent_);
+    }
+  }
   const Clock32 c = clock32(now_);
   if ((kcp_.nsnd_buf() > 0 || kcp_.nsnd_que() > 0 || kcp_.acks_pending()) &&
       time_diff(kcp_.check(c), c) <= 0) {

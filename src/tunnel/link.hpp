@@ -59,11 +59,18 @@ const char* to_string(Encryption e);
 // bound is what lets a client notice a restarted server (which silently drops our datagrams)
 // within seconds. A live peer ACKs every segment, so at 10 % loss each way the chance that a
 // live link is declared dead is about 0.19^(transmissions within the bound) per stall.
+//
+// With liveness on, the link also nudges the peer when data it was receiving stops arriving:
+// after 2 * srtt + 50 ms (at least 100 ms) of silence it sends a window update (a 24-byte KCP
+// WINS segment), then again after twice that gap, up to rx_probes times. A receiver sends
+// nothing else while it waits, so without this a server whose datagrams go to a NAT mapping
+// that changed would never hear from the client's new address (docs/protocol.md 7.4, 7.5).
 struct LivenessConfig {
   bool enabled = true;
   std::uint32_t min_ms = 1500;
   std::uint32_t rto_multiple = 8;
   std::uint32_t max_ms = 15000;
+  std::uint32_t rx_probes = 4;
   friend bool operator==(const LivenessConfig&, const LivenessConfig&) = default;
 };
 
@@ -294,6 +301,11 @@ class Link {
   std::unique_ptr<envelope::SecureChannel> secure_;  // encrypted mode
   Bytes scratch_;  // encrypted mode: the opened datagram
   bool last_newest_ = false;
+  // Receive-stall probes (LivenessConfig::rx_probes).
+  bool rx_probe_armed_ = false;
+  std::uint32_t rx_probes_sent_ = 0;
+  TimeMs rx_probe_at_ = 0;
+  TimeMs rx_probe_gap(std::uint32_t n) const;
   TimeMs now_;
   TimeMs last_rx_;
   TimeMs await_since_ = 0;

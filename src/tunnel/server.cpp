@@ -179,6 +179,10 @@ void ServerEndpoint::move_session(Session& s, const PeerAddr& to) {
     by_key_.erase(SessionKey{s.peer, s.conv});
     by_key_.emplace(SessionKey{to, s.conv}, &s);
   }
+  if (s.half_open) {  // its Initiation is remembered under the address it came from
+    half_open_.erase(InitKey{s.peer, s.init_digest});
+    half_open_.emplace(InitKey{to, s.init_digest}, &s);
+  }
   s.peer = to;
   ++per_host_[to];
   s.roam_count = 0;
@@ -280,6 +284,10 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
   }
   if (!pattern && cfg_.encryption == Encryption::required) {
     ++stats_.drop_plain_refused;
+    return;
+  }
+  if (!pattern && users_) {  // a users table admits listed IK keys only
+    ++stats_.drop_unknown_user;
     return;
   }
   const InitiationInfo info{peer, datagram, payload, now, wall};
@@ -392,6 +400,7 @@ void ServerEndpoint::queue_response(const PeerAddr& peer, ByteView response) {
   response_peers_.push_back(peer);
   ++stats_.datagrams_out;
   stats_.bytes_out += response.size();
+  stats_.response_bytes += response.size();
 }
 
 void ServerEndpoint::touch(Session& s) {

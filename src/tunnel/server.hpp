@@ -192,6 +192,8 @@ struct ServerTransmit {
 struct ServerStats {
   std::uint64_t datagrams_in = 0, bytes_in = 0;
   std::uint64_t datagrams_out = 0, bytes_out = 0;  // Responses + transport, when built
+  std::uint64_t response_bytes = 0;                 // of which Responses (plain and encrypted
+                                                    // ones differ in size)
   std::uint64_t routed = 0;                 // transport fed to a session
   std::uint64_t sessions_created = 0;
   std::uint64_t sessions_packing = 0;       // created with segment packing (capability tag)
