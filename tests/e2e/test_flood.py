@@ -36,12 +36,16 @@ RATE = 50_000
 SECONDS = 4
 HANDSHAKES = 5
 LIMITS = {"rate_limit_pps": 200, "rate_limit_burst": 100}
+# "preferred": the prober's handshakes and floods are plain (the Go original's authenticated
+# Initiation), so the server must take plain offers for the MAC1 / timestamp / rate-limit layers
+# to be what refuses them; socks5d still runs encrypted. "relaxed" has no keys: plain only.
 MODES = {
     "authenticated": {"obfuscation": {
-        "encrypted_timestamp": True, "require_encrypted_timestamp": True,
+        "encryption": "preferred", "encrypted_timestamp": True, "require_encrypted_timestamp": True,
         "require_timestamp": True, "signature_validate": True, **LIMITS}},
     "relaxed": {"obfuscation": {
-        "server_public_key": "", "server_private_key": "", "encrypted_timestamp": False,
+        "encryption": "off", "server_public_key": "", "server_private_key": "",
+        "encrypted_timestamp": False,
         "require_encrypted_timestamp": False, "require_timestamp": False,
         "signature_validate": False, **LIMITS}},
 }

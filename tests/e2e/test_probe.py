@@ -32,8 +32,10 @@ from clients import curl_fetch  # noqa: E402
 COUNT = 100_000
 RSS_LIMIT_KB = 16 * 1024
 BIG = 5 * 1000 * 1000
+# "preferred": the prober speaks the plain authenticated handshake (socks5d still runs
+# encrypted), so the server's MAC1 / timestamp / rate-limit layers are what it meets.
 AUTH_EDITS = {"obfuscation": {
-    "encrypted_timestamp": True, "require_encrypted_timestamp": True, "require_timestamp": True,
+    "encryption": "preferred", "encrypted_timestamp": True, "require_encrypted_timestamp": True, "require_timestamp": True,
     "signature_validate": True, "rate_limit_pps": 200, "rate_limit_burst": 100}}
 REFERENCE_FIELDS = [
     "udp_in_bytes", "udp_out_bytes", "transport_payload_in_bytes", "transport_payload_out_bytes",
@@ -145,7 +147,9 @@ def hostile_probe(h, web, seed):
 def replay_run(h, web, transport_replay):
     tag = "on" if transport_replay else "off"
     port = free_port(socket.SOCK_DGRAM)
-    edits = {"obfuscation": {"transport_replay": transport_replay, "transport_replay_limit": 1024}}
+    # transport_replay is the plain mode's counter (the encrypted mode always has its window).
+    edits = {"obfuscation": {"encryption": "off", "transport_replay": transport_replay,
+                             "transport_replay_limit": 1024}}
     profile = h.create_profile(port, edits=edits, name=f"replay-{tag}.json")
     server = start_server(h, port, profile, f"proxy-server-replay-{tag}")
     stats_path = h.path(f"dup-relay-{tag}.stats.json")

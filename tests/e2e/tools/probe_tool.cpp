@@ -188,7 +188,8 @@ struct HandshakeResult {
 // One handshake as socks5d makes it (ClientSession: junk, signatures, the Initiation with MAC1
 // and encrypted timestamp when the profile has a server public key), sending it ONCE and
 // waiting `timeout_ms` for the Response. The Response is checked again here: it must classify
-// as a Response whose conv is the one the session took.
+// as a Response whose conv is the one the session took (encrypted mode: that the session
+// opened it).
 HandshakeResult handshake(const Context& ctx, UdpSocket& sock, Rng& rng, std::uint32_t timeout_ms) {
   HandshakeResult out;
   auto cfg = tunnel::client_config_from_profile(ctx.profile);
@@ -207,6 +208,7 @@ HandshakeResult handshake(const Context& ctx, UdpSocket& sock, Rng& rng, std::ui
   }
   Bytes buf(kMaxDatagram);
   std::optional<std::uint32_t> seen_conv;
+  bool seen_response = false;
   // Bounded: the session fails by itself one timeout after its only Initiation; the preamble
   // takes (jc + 5) * (delay + jitter) at most.
   const auto limit = t0 + std::chrono::milliseconds(timeout_ms + 10'000);
@@ -227,6 +229,7 @@ HandshakeResult handshake(const Context& ctx, UdpSocket& sock, Rng& rng, std::ui
     if (const auto n = sock.receive(buf, wait)) {
       const ByteView d(buf.data(), *n);
       if (const auto c = ctx.framer.classify(d); c && c->type == obf::MessageType::Response) {
+        seen_response = true;
         if (const auto conv = envelope::parse_response_conv(c->payload)) seen_conv = *conv;
       }
       cs.handle_datagram(d, now_ms());
@@ -240,7 +243,10 @@ HandshakeResult handshake(const Context& ctx, UdpSocket& sock, Rng& rng, std::ui
   const auto done = Clock::now();
   out.elapsed_ms = std::chrono::duration<double, std::milli>(done - t0).count();
   if (init_at) out.response_ms = std::chrono::duration<double, std::milli>(done - *init_at).count();
-  out.ok = cs.state() == tunnel::ClientState::Established && seen_conv == cs.conv();
+  // A plain Response carries the conv in clear; an encrypted one (docs/protocol.md 7.1) inside
+  // its Noise message, which the session has opened.
+  out.ok = cs.state() == tunnel::ClientState::Established && seen_response &&
+           (cs.encrypted() || seen_conv == cs.conv());
   out.conv = cs.conv();
   if (!out.ok) {
     out.error = cs.failure() ? cs.failure().message() : "no valid Response";
