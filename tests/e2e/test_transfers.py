@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """E2E: HTTP downloads from a scratch nginx through socks5d -> proxy-server (issue #5 item 6).
 
-* a 100 MB random body, verified by SHA-256;
-* 100 parallel 1 MB downloads (100 distinct random files, so crossed streams would show);
+* a 100 MiB random body, verified by SHA-256;
+* 100 parallel 1 MiB downloads (100 distinct random files, so crossed streams would show);
+  both through an encrypted pair (the profile from `paniq-ctl create-profile` requires the
+  encrypted transport, docs/protocol.md 7; both daemons must log it);
 * an IPv6 target ([::1]) and a domain-name target (`localhost`, resolved by proxy-server);
 * the SOCKS success reply echoes the requested address (IPv4, IPv6, domain form).
 Exits non-zero when a check fails. Needs PANIQ_BIN_DIR, nginx and curl.
@@ -16,8 +18,8 @@ from harness import Harness, have_ipv6, sha256_file  # noqa: E402
 from clients import (atyp_domain, atyp_ipv4, atyp_ipv6, curl_fetch, curl_parallel,  # noqa: E402
                      http_get, socks_open)
 
-BIG = 100 * 1000 * 1000
-SMALL = 1000 * 1000
+BIG = 100 << 20
+SMALL = 1 << 20
 PARALLEL = 100
 
 
@@ -29,7 +31,7 @@ def main():
         server, client = h.start_tunnel()
 
         rc, code, digest, err = curl_fetch(client.port, web.url("big.bin"), max_time=120)
-        h.check("100 MB body via 127.0.0.1, SHA-256", rc == 0 and code == 200 and
+        h.check("100 MiB body via 127.0.0.1, SHA-256", rc == 0 and code == 200 and
                 digest == web.sha256["big.bin"], f"rc={rc} {err}")
 
         names = [f"p{i:03d}.bin" for i in range(PARALLEL)]
@@ -37,8 +39,12 @@ def main():
         rc, wall, err = curl_parallel(client.port, [web.url(n) for n in names], outs)
         bad = [n for n, o in zip(names, outs)
                if not os.path.exists(o) or sha256_file(o) != web.sha256[n]]
-        h.check(f"{PARALLEL} parallel 1 MB downloads, SHA-256 each", rc == 0 and not bad,
+        h.check(f"{PARALLEL} parallel 1 MiB downloads, SHA-256 each", rc == 0 and not bad,
                 f"rc={rc} wall={wall:.2f}s bad={bad[:5]} {err[-500:]}")
+        h.check("the pair ran encrypted (both daemons say so)",
+                "encrypted)" in client.read_log() and
+                ("encrypted aes-256-gcm" in server.read_log() or
+                 "encrypted chacha20-poly1305" in server.read_log()), "")
 
         if web.port6:
             rc, code, digest, err = curl_fetch(client.port, web.url("mid.bin", "::1"))
