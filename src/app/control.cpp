@@ -62,6 +62,8 @@ constexpr ControlField kExtension[] = {
     {"drop_transport_auth", &ControlStats::drop_transport_auth},
     {"sessions_roamed", &ControlStats::sessions_roamed},
     {"sessions_revoked", &ControlStats::sessions_revoked},
+    {"rekeys_sent", &ControlStats::rekeys_sent},
+    {"rekeys_received", &ControlStats::rekeys_received},
 };
 
 nlohmann::ordered_json to_json(const ControlStats& s) {
@@ -92,6 +94,8 @@ std::span<const ControlField> reference_fields() { return kReference; }
 std::span<const ControlField> extension_fields() { return kExtension; }
 
 void set_link_counters(ControlStats& s, const tunnel::LinkStats& links) {
+  s.rekeys_sent = links.rekeys_sent;
+  s.rekeys_received = links.rekeys_received;
   s.transport_payload_in_bytes = links.segment_bytes_in;
   s.transport_payload_out_bytes = links.segment_bytes_out;
   s.transport_padding_in_bytes = links.padding_bytes_in;

@@ -64,6 +64,7 @@ using net::awaitable;
 //   drop_transport_auth           server: encrypted datagrams that did not open
 //   sessions_roamed               server: sessions moved to a new client address
 //   sessions_revoked              server: sessions ended because their user was removed
+//   rekeys_sent, rekeys_received  encrypted mode: send / receive keys replaced, all sessions
 // "auth": {reason: count} for every handshake-policy reason (tunnel::to_string(AuthReason):
 // mac1_invalid, rate_limited, replay, ..., and the notes skew_soft, legacy_accepted,
 // wall_unknown) whose count is not zero; {} otherwise.
@@ -99,6 +100,7 @@ struct ControlStats {
   std::uint64_t drop_plain_refused = 0, drop_secure_handshake = 0, drop_unknown_user = 0;
   std::uint64_t drop_transport_auth = 0;
   std::uint64_t sessions_roamed = 0, sessions_revoked = 0;
+  std::uint64_t rekeys_sent = 0, rekeys_received = 0;
   // Handshake-policy reasons with their counts, in the order given (zero counts are left out
   // of the JSON).
   std::vector<std::pair<std::string, std::uint64_t>> auth;

@@ -43,7 +43,7 @@ const LinkConfig& checked(const LinkConfig& cfg) {
 
 }  // namespace
 
-static_assert(sizeof(LinkStats) == 16 * sizeof(std::uint64_t),
+static_assert(sizeof(LinkStats) == 18 * sizeof(std::uint64_t),
               "LinkStats changed: sum the new counter in operator+=");
 LinkStats& operator+=(LinkStats& a, const LinkStats& b) {
   a.datagrams_in += b.datagrams_in;
@@ -62,6 +62,8 @@ LinkStats& operator+=(LinkStats& a, const LinkStats& b) {
   a.drop_backlog += b.drop_backlog;
   a.input_pauses += b.input_pauses;
   a.packed_datagrams_in += b.packed_datagrams_in;
+  a.rekeys_sent += b.rekeys_sent;
+  a.rekeys_received += b.rekeys_received;
   return a;
 }
 
@@ -125,6 +127,7 @@ InputResult Link::handle_transport(ByteView payload, TimeMs now,
       ++stats_.drop_invalid_length;
       return InputResult::auth_failed;
     }
+    stats_.rekeys_received = secure_->stats().rekeys_received;
     const InputResult r = handle_segments(o.inner, o.padding_len, now);
     stats_.bytes_in +=
         payload.size() - (envelope::header_len(cfg_.transport_replay) + o.inner.size() + o.padding_len);
@@ -297,6 +300,7 @@ void Link::build_secure_datagram(ByteView segment) {
   stats_.bytes_out += prefix_len_ + *len;
   stats_.segment_bytes_out += segment.size();
   stats_.padding_bytes_out += *len - envelope::kSecureOverhead - 2 - segment.size();
+  stats_.rekeys_sent = secure_->stats().rekeys_sent;
 }
 
 void Link::collect_output() {

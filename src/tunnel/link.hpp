@@ -158,6 +158,7 @@ struct LinkStats {
   std::uint64_t drop_backlog = 0;         // outgoing datagram over max_transmit_bytes
   std::uint64_t input_pauses = 0;         // mux refused bytes: KCP receive held back
   std::uint64_t packed_datagrams_in = 0;  // received datagrams holding several segments
+  std::uint64_t rekeys_sent = 0, rekeys_received = 0;  // encrypted mode: key epochs moved
 };
 
 // Adds every counter of `b` to `a` (totals over sessions).

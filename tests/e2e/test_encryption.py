@@ -12,7 +12,9 @@
    plain-mode session must fail it.
 3. Compatibility: a "preferred" client against a server with encryption off runs plain mode; a
    server that requires encryption is silent to a plain client (and counts it).
-4. Users: two users from `paniq-ctl add-user`, each downloading through their own socks5d;
+4. Rekeying: a 40 MiB download with rekey_interval lowered to 200 ms; the server's counters
+   show at least three key changes each way.
+5. Users: two users from `paniq-ctl add-user`, each downloading through their own socks5d;
    `paniq-ctl revoke-user alice` and SIGHUP: alice's transfer stops within about a second,
    bob's completes byte-exact; the control socket counts sessions and bytes per user.
 Exits non-zero when a check fails.
@@ -160,6 +162,28 @@ def rebinding(h, web, encryption):
                 d.longest_gap < 2.0, f"{d.longest_gap * 1000:.0f} ms")
     for p in (client, relay, server):
         p.stop()
+
+
+def rekeying(h, web):
+    """A download across many key changes (rekey_interval lowered to 200 ms for the test)."""
+    port = free_port(socket.SOCK_DGRAM)
+    profile = h.create_profile(port, edits={"obfuscation": {"rekey_interval": "200ms"}},
+                               name="profile-rekey.json")
+    sock = h.path("ctl-rekey.sock")
+    server = h.start_proxy_server(profile, f"127.0.0.1:{port}", config={"control_socket": sock},
+                                  name="proxy-server-rekey")
+    client = h.start_socks5d(profile, name="socks5d-rekey")
+    d = Download(client.port, web.port4, "big.bin", rate_limit=25e6)  # ~1.7 s
+    d.start()
+    d.done.wait(60)
+    st = ctl_stats(h, sock)
+    h.check("40 MiB across the rekeys of a 200 ms interval, SHA-256",
+            d.digest == web.sha256["big.bin"], f"got {d.got} {d.error}")
+    h.check("the server replaced its send key and followed the client's at least 3 times each",
+            st.get("rekeys_sent", 0) >= 3 and st.get("rekeys_received", 0) >= 3,
+            f"rekeys_sent {st.get('rekeys_sent')}, rekeys_received {st.get('rekeys_received')}")
+    client.stop()
+    server.stop()
 
 
 def chi_square_positions(path, skip, count=10000):
@@ -329,6 +353,7 @@ def main():
 
         rebinding(h, web, "required")
         rebinding(h, web, "off")
+        rekeying(h, web)
 
         enc = statistics(h, web, "required")
         plain = statistics(h, web, "off")
