@@ -1,5 +1,7 @@
 #include "app/common.hpp"
 
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -74,6 +76,30 @@ void on_termination(asio::io_context& io, std::function<void(int)> on_signal) {
     });
     on_signal(sig);
   });
+}
+
+namespace {
+
+net::awaitable<void> trim_loop(std::function<std::uint64_t()> active) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::uint64_t peak = 0;
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(2));
+    auto [ec] = co_await timer.async_wait(net::use_nothrow);
+    if (ec) co_return;
+    const std::uint64_t now = active();
+    peak = std::max(peak, now);
+    if (peak >= now + 32) {
+      ::malloc_trim(0);
+      peak = now;
+    }
+  }
+}
+
+}  // namespace
+
+void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active) {
+  asio::co_spawn(io, trim_loop(std::move(active)), asio::detached);
 }
 
 Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::string_view text) {

@@ -43,6 +43,12 @@ bool config_has_key(const std::string& path, const std::string& key);
 // Calls `on_signal` once at the first SIGINT or SIGTERM; a second one terminates at once.
 void on_termination(asio::io_context& io, std::function<void(int)> on_signal);
 
+// Gives freed heap memory back to the system after many connections closed: every 2 s, when
+// `active()` has fallen by at least 32 since its peak, malloc_trim(0) runs and the peak resets
+// (glibc keeps freed small blocks otherwise, so a burst of streams would leave the daemon at
+// its peak size). Runs until the io_context stops.
+void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active);
+
 // Parses "IP:port" or resolves "host:port" (first address) for a TCP listener / UDP socket.
 // Error message names the text.
 Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::string_view text);

@@ -64,6 +64,14 @@ constexpr ControlField kExtension[] = {
     {"sessions_revoked", &ControlStats::sessions_revoked},
     {"rekeys_sent", &ControlStats::rekeys_sent},
     {"rekeys_received", &ControlStats::rekeys_received},
+    {"server_changes", &ControlStats::server_changes},
+    {"hops", &ControlStats::hops},
+    {"initiations_answered", &ControlStats::initiations_answered},
+    {"sessions_lazy_created", &ControlStats::sessions_lazy_created},
+    {"responses_out", &ControlStats::responses_out},
+    {"response_bytes", &ControlStats::response_bytes},
+    {"drop_response_budget", &ControlStats::drop_response_budget},
+    {"drop_conv_busy", &ControlStats::drop_conv_busy},
 };
 
 nlohmann::ordered_json to_json(const ControlStats& s) {
@@ -84,6 +92,17 @@ nlohmann::ordered_json to_json(const ControlStats& s) {
                        {"bytes_out", u.bytes_out}};
     }
     j["users"] = std::move(users);
+  }
+  if (!s.servers.empty()) {
+    nlohmann::ordered_json servers = nlohmann::ordered_json::array();
+    for (const ControlStats::Server& v : s.servers) {
+      servers.push_back({{"address", v.address},
+                         {"in_use", v.in_use},
+                         {"failures", v.failures},
+                         {"down_ms", v.down_ms},
+                         {"last_failure", v.last_failure}});
+    }
+    j["servers"] = std::move(servers);
   }
   return j;
 }

@@ -29,8 +29,9 @@ using net::awaitable;
 //   datagrams_in, datagrams_out   UDP datagrams received / sent on the tunnel socket(s), every
 //                                 kind (handshake, transport, probes)
 //   send_errors                   datagrams the kernel refused to send
-//   sessions_created              server: sessions made by an Initiation; socks5d: handshakes
-//                                 started
+//   sessions_created              server: sessions created (encrypted: by their Initiation;
+//                                 plain: by their first transport datagram); socks5d:
+//                                 handshakes started
 //   sessions_active               sessions open now (socks5d: 1 while its session is up)
 //   sessions_closed               server: sessions removed; socks5d: handshakes failed + dead
 //                                 sessions
@@ -65,6 +66,19 @@ using net::awaitable;
 //   sessions_roamed               server: sessions moved to a new client address
 //   sessions_revoked              server: sessions ended because their user was removed
 //   rekeys_sent, rekeys_received  encrypted mode: send / receive keys replaced, all sessions
+//   server_changes                socks5d: sessions started on another server than the last
+//                                 (failover; profile `servers`)
+//   hops                          socks5d: port hops (profile `servers` with a port range)
+// "servers" (socks5d with several servers): [{address, in_use, failures, down_ms,
+// last_failure}] in profile order.
+//   initiations_answered          server: plain Initiations answered without keeping state
+//                                 (docs/tunnel.md "Server")
+//   sessions_lazy_created         server: plain sessions created by their first transport
+//                                 datagram (of sessions_created)
+//   responses_out, response_bytes server: Responses queued (plain and encrypted), their bytes
+//   drop_response_budget          server: plain Responses over the reflection budget
+//   drop_conv_busy                server: plain Initiations with every conv of their source
+//                                 taken by live or recently closed sessions
 // "auth": {reason: count} for every handshake-policy reason (tunnel::to_string(AuthReason):
 // mac1_invalid, rate_limited, replay, ..., and the notes skew_soft, legacy_accepted,
 // wall_unknown) whose count is not zero; {} otherwise.
@@ -101,6 +115,10 @@ struct ControlStats {
   std::uint64_t drop_transport_auth = 0;
   std::uint64_t sessions_roamed = 0, sessions_revoked = 0;
   std::uint64_t rekeys_sent = 0, rekeys_received = 0;
+  std::uint64_t server_changes = 0, hops = 0;
+  std::uint64_t initiations_answered = 0, sessions_lazy_created = 0;
+  std::uint64_t responses_out = 0, response_bytes = 0;
+  std::uint64_t drop_response_budget = 0, drop_conv_busy = 0;
   // Handshake-policy reasons with their counts, in the order given (zero counts are left out
   // of the JSON).
   std::vector<std::pair<std::string, std::uint64_t>> auth;
@@ -110,6 +128,13 @@ struct ControlStats {
     std::uint64_t sessions_live = 0, sessions_total = 0, bytes_in = 0, bytes_out = 0;
   };
   std::vector<User> users;
+  struct Server {
+    std::string address;
+    bool in_use = false;
+    std::uint64_t failures = 0, down_ms = 0;
+    std::string last_failure;
+  };
+  std::vector<Server> servers;
 };
 
 // Sets the reference counters that are plain sums of the sessions' Link counters (both

@@ -10,6 +10,7 @@
 #include "net/datagram.hpp"
 #include "net/endpoint.hpp"
 #include "net/server_driver.hpp"
+#include "profile/addr.hpp"
 #include "profile/daemon_config.hpp"
 #include "profile/users.hpp"
 #include "profile/validate.hpp"
@@ -33,7 +34,8 @@ int parse_flags(int argc, char** argv, Flags& f) {
                kProgram};
   cli.add_option("-c,--config", f.config, "daemon config file (JSON); a missing file means defaults");
   cli.add_option("-l,--listen", f.listen, "UDP listen address IP:port, e.g. 0.0.0.0:9000 or [::]:9000 "
-                                          "(both families) (overrides listen_addr)");
+                                          "(both families), or a port range IP:PORT-PORT for port hopping (at most 256 ports) "
+                                          "(overrides listen_addr)");
   cli.add_option("-p,--profile", f.profile, "profile JSON (with a valid obfuscation section)")->required();
   cli.add_option("--control-socket", f.control, "control socket path (else config, else $PANIQ_CONTROL_SOCKET)");
   cli.set_version_flag("-V,--version", app::kVersionText);
@@ -70,9 +72,8 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   const tunnel::ServerStats& es = ep.stats();
   const net::ServerDriverStats& ds = driver.stats();
   const tunnel::LinkStats links = ep.link_totals();
-  // Every queued datagram is a Response or a transport datagram; drop_backlog counts the
-  // Responses that were not queued.
-  const std::uint64_t responses = es.sessions_created + es.initiation_repeats - es.drop_backlog;
+  // Every queued datagram is a Response or a transport datagram.
+  const std::uint64_t responses = es.responses_out;
   const std::uint64_t transport_out = es.datagrams_out - responses;
 
   app::ControlStats s;
@@ -118,6 +119,12 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   s.drop_transport_auth = es.drop_transport_auth;
   s.sessions_roamed = es.sessions_roamed;
   s.sessions_revoked = es.sessions_revoked;
+  s.initiations_answered = es.initiations_answered;
+  s.sessions_lazy_created = es.sessions_lazy_created;
+  s.responses_out = es.responses_out;
+  s.response_bytes = es.response_bytes;
+  s.drop_response_budget = es.drop_response_budget;
+  s.drop_conv_busy = es.drop_conv_busy;
   for (const auto& [name, u] : ep.user_stats()) {
     s.users.push_back({name, u.sessions_live, u.sessions_total, u.bytes_in, u.bytes_out});
   }
@@ -208,17 +215,38 @@ int run(const Flags& f) {
   const FrameSizes sizes{framer->prefix_len(obf::MessageType::Transport)};
 
   asio::io_context io(1);
-  auto listen_ep = net::resolve_udp_endpoint(io, f.listen.empty() ? cfg->listen_addr : f.listen);
-  if (!listen_ep) return app::fail(kProgram, "listen address: " + listen_ep.error().message);
-  auto socket = net::UdpDatagramSocket::bind(io.get_executor(), *listen_ep);
-  if (!socket) return app::fail(kProgram, "cannot listen: " + socket.error().message);
+  const std::string listen_text = f.listen.empty() ? cfg->listen_addr : f.listen;
+  // IP:PORT-PORT: one socket per port of the range (port hopping, our extension).
+  std::vector<std::unique_ptr<net::DatagramSocket>> sockets;
+  if (const auto range = profile::parse_socket_addr_range(listen_text); range && range->size() > 1) {
+    if (range->size() > profile::kMaxListenPorts) {
+      return app::fail(kProgram, "listen address: \"" + listen_text + "\": at most " +
+                                     std::to_string(profile::kMaxListenPorts) + " ports");
+    }
+    for (std::uint32_t p = range->first.port; p <= range->last_port; ++p) {
+      profile::SocketAddr a = range->first;
+      a.port = static_cast<std::uint16_t>(p);
+      auto ep = net::resolve_udp_endpoint(io, a.to_string());
+      if (!ep) return app::fail(kProgram, "listen address: " + ep.error().message);
+      auto sock = net::UdpDatagramSocket::bind(io.get_executor(), *ep);
+      if (!sock) return app::fail(kProgram, "cannot listen on " + a.to_string() + ": " + sock.error().message);
+      sockets.push_back(std::move(sock.value()));
+    }
+  }
+  if (sockets.empty()) {
+    auto listen_ep = net::resolve_udp_endpoint(io, listen_text);
+    if (!listen_ep) return app::fail(kProgram, "listen address: " + listen_ep.error().message);
+    auto socket = net::UdpDatagramSocket::bind(io.get_executor(), *listen_ep);
+    if (!socket) return app::fail(kProgram, "cannot listen: " + socket.error().message);
+    sockets.push_back(std::move(socket.value()));
+  }
 
   app::ProxyOptions opt;
   opt.dial_timeout = cfg->dial_timeout;
   opt.max_connections = cfg->max_connections;
   opt.egress = std::move(egress.value());
   app::ProxyService service(io.get_executor(), opt);
-  net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(socket.value()),
+  net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(sockets),
                            [&service](net::MuxStream s) { return service.serve(std::move(s)); });
   app::ControlServer control(io.get_executor(),
                              [&] { return control_stats(driver, service, sizes); });
@@ -230,7 +258,9 @@ int run(const Flags& f) {
   }
   on_reload(io, driver, cfg->users_file.value_or(""));
   driver.start();
-  spdlog::info("proxy-server listening on {} (udp, encryption {})", net::to_string(driver.local_endpoint()),
+  app::trim_memory_after_bursts(io, [&service] { return service.stats().active; });
+  spdlog::info("proxy-server listening on {} (udp{}, encryption {})", net::to_string(driver.local_endpoint()),
+               driver.socket_count() > 1 ? ", " + std::to_string(driver.socket_count()) + " ports" : "",
                tunnel::to_string(scfg->encryption));
   app::on_termination(io, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);

@@ -100,11 +100,36 @@ awaitable<void> Socks5Front::accept_loop() {
   }
 }
 
+namespace {
+
+// Logs (debug) the end of a SOCKS connection with the number still being served. Made before
+// the connection's ActiveCount, so it runs after that let go (not at shutdown: `alive`).
+class EndLog {
+ public:
+  EndLog(const std::uint64_t& active, std::shared_ptr<bool> alive, const std::string& peer)
+      : active_(active), alive_(std::move(alive)), peer_(peer) {}
+  ~EndLog() {
+    if (*alive_) spdlog::debug("socks5 {}: connection closed ({} being served)", peer_, active_);
+  }
+  EndLog(const EndLog&) = delete;
+  EndLog& operator=(const EndLog&) = delete;
+
+ private:
+  const std::uint64_t& active_;
+  std::shared_ptr<bool> alive_;
+  const std::string& peer_;
+};
+
+}  // namespace
+
 awaitable<void> Socks5Front::serve(tcp::socket sock) {
-  const ActiveCount active(stats_.active, alive_);
   std::error_code ignored;
   sock.set_option(tcp::no_delay(true), ignored);
   const std::string peer = peer_of(sock);
+  const EndLog end_log(stats_.active, alive_, peer);
+  const ActiveCount active(stats_.active, alive_);
+  // These two lines (debug) are what tests wait on instead of sleeping.
+  spdlog::debug("socks5 {}: connection accepted ({} being served)", peer, stats_.active);
 
   socks5::ServerHandshake hs(opt_.auth);
   std::array<std::uint8_t, 1024> buf;

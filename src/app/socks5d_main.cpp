@@ -5,7 +5,9 @@
 #include "app/control.hpp"
 #include "app/socks5_front.hpp"
 #include "net/client_driver.hpp"
+#include "net/clock.hpp"
 #include "net/endpoint.hpp"
+#include "profile/addr.hpp"
 #include "profile/daemon_config.hpp"
 #include "profile/validate.hpp"
 #include "tunnel/client.hpp"
@@ -89,6 +91,18 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
   const tunnel::ClientSession* cur = driver.client().current();
   s.sessions_active = cur && cur->state() == tunnel::ClientState::Established ? 1 : 0;
   s.sessions_encrypted = cur && cur->encrypted() ? 1 : 0;
+  s.server_changes = driver.client().stats().server_changes;
+  s.hops = driver.client().stats().hops;
+  if (driver.servers().size() > 1) {
+    const auto& health = driver.client().server_health();
+    const TimeMs now = net::now_ms();
+    for (std::size_t i = 0; i < health.size() && i < driver.servers().size(); ++i) {
+      const tunnel::ServerHealth& h = health[i];
+      s.servers.push_back({net::to_string(driver.servers()[i]), driver.client().current_server() == i,
+                           h.failures, h.down_until > now ? h.down_until - now : 0,
+                           h.last_failure ? h.last_failure.message() : ""});
+    }
+  }
   s.sessions_closed = cs.sessions_failed + cs.sessions_died;
   s.drop_unclassified = driver.client().session_totals().ignored_unclassified;
   s.drop_kcp_rejected = links.drop_kcp_rejected;
@@ -105,26 +119,40 @@ int run(const Flags& f) {
   auto prof = app::load_profile(f.profile);
   if (!prof) return app::fail(kProgram, prof.error().message);
   // Precedence: defaults < profile < daemon config < command line.
+  // --proxy-addr > the profile's `servers` (our extension) > proxy_addr.
+  const bool several = f.proxy_addr.empty() && !prof->servers.empty();
   const std::string proxy_text = f.proxy_addr.empty() ? prof->proxy_addr : f.proxy_addr;
-  if (proxy_text.empty()) {
-    return app::fail(kProgram, "no proxy address: set proxy_addr in the profile or pass --proxy-addr");
+  if (proxy_text.empty() && !several) {
+    return app::fail(kProgram, "no proxy address: set proxy_addr (or servers) in the profile or pass --proxy-addr");
   }
   auto auth = credentials(f, *cfg);
   if (!auth) return app::fail(kProgram, auth.error().message, app::kExitUsage);
   auto ccfg = tunnel::client_config_from_profile(*prof);
   if (!ccfg) return app::fail(kProgram, ccfg.error().message);
+  if (!several) ccfg->servers.clear();
   if (auto v = ccfg->validate(); !v) return app::fail(kProgram, v.error().message);
   auto framer = obf::Framer::create(profile::obf_config(*prof));
   if (!framer) return app::fail(kProgram, "failed to create framer: " + framer.error().message);
   const std::size_t transport_prefix = framer->prefix_len(obf::MessageType::Transport);
 
   asio::io_context io(1);
-  auto server = net::resolve_udp_endpoint(io, proxy_text);
-  if (!server) return app::fail(kProgram, "proxy address: " + server.error().message);
+  std::vector<net::udp::endpoint> servers;
+  if (several) {
+    for (std::size_t i = 0; i < prof->servers.size(); ++i) {
+      const auto r = profile::parse_host_port_range(prof->servers[i]);
+      auto ep = net::resolve_udp_endpoint(io, r->host + ":" + std::to_string(r->first_port));
+      if (!ep) return app::fail(kProgram, "servers[" + std::to_string(i) + "]: " + ep.error().message);
+      servers.push_back(*ep);
+    }
+  } else {
+    auto server = net::resolve_udp_endpoint(io, proxy_text);
+    if (!server) return app::fail(kProgram, "proxy address: " + server.error().message);
+    servers.push_back(*server);
+  }
   auto listen_ep = app::resolve_tcp_endpoint(io, f.listen.empty() ? cfg->listen_addr : f.listen);
   if (!listen_ep) return app::fail(kProgram, "listen address: " + listen_ep.error().message);
 
-  net::ClientDriver driver(io.get_executor(), *ccfg, std::move(framer.value()), *server);
+  net::ClientDriver driver(io.get_executor(), *ccfg, std::move(framer.value()), servers);
   app::Socks5Options opt;
   opt.auth = *auth;
   opt.max_connections = cfg->max_connections;
@@ -142,8 +170,13 @@ int run(const Flags& f) {
 
   driver.start();
   front.start();
+  app::trim_memory_after_bursts(io, [&front] { return front.stats().active; });
+  std::string proxies;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    proxies += (i ? ", " : "") + (several ? prof->servers[i] : net::to_string(servers[i]));
+  }
   spdlog::info("SOCKS5 daemon listening on {} (proxy {}{})", net::to_string(front.local_endpoint()),
-               net::to_string(*server), auth->requires_auth() ? ", username/password required" : "");
+               proxies, auth->requires_auth() ? ", username/password required" : "");
   app::on_termination(io, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     front.stop();

@@ -22,11 +22,27 @@ using detail::would_block;
 
 ClientDriver::ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg,
                            obf::Framer framer, udp::endpoint server, SocketFactory sockets)
+    : ClientDriver(std::move(ex), cfg, std::move(framer), std::vector<udp::endpoint>{server},
+                   std::move(sockets)) {}
+
+ClientDriver::ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg,
+                           obf::Framer framer, std::vector<udp::endpoint> servers, SocketFactory sockets)
     : DriverLoop(std::move(ex)),
       client_(cfg, std::move(framer), rng_),
-      server_(server),
+      server_(servers.at(0)),
+      servers_(std::move(servers)),
       sockets_factory_(std::move(sockets)),
       slot_size_(kMaxDatagram) {}
+
+udp::endpoint ClientDriver::endpoint_for(std::uint32_t server, std::uint16_t port) const {
+  udp::endpoint ep = servers_[server < servers_.size() ? server : 0];
+  if (port != 0) ep.port(port);
+  return ep;
+}
+
+udp::endpoint ClientDriver::current_endpoint() const {
+  return endpoint_for(client_.current_server(), client_.current_port());
+}
 
 ClientDriver::~ClientDriver() {
   *alive_ = false;
@@ -91,12 +107,32 @@ void ClientDriver::process_events() {
   using K = tunnel::ClientEventKind;
   while (auto e = client_.poll_event()) {
     switch (e->kind) {
-      case K::NeedSocket:
-        open_socket(e->session);
+      case K::NeedSocket: {
+        const udp::endpoint to = endpoint_for(e->server, e->port);
+        if (client_.stats().server_changes > 0 && servers_.size() > 1) {
+          const auto& h = client_.server_health();
+          std::string why;
+          for (std::size_t i = 0; i < h.size(); ++i) {
+            if (i != e->server && h[i].last_failure) {
+              why += (why.empty() ? "" : "; ") + to_string(servers_[i]) + ": " + h[i].last_failure.message();
+            }
+          }
+          spdlog::info("tunnel session {}: using server {} ({})", e->session, to_string(to),
+                       why.empty() ? "first choice" : why);
+        }
+        open_socket(e->session, to);
         break;
+      }
+      case K::Rebind: {
+        const udp::endpoint to = endpoint_for(e->server, e->port);
+        spdlog::info("tunnel session {}: port hop to {}", e->session, to_string(to));
+        close_socket(e->session);
+        open_socket(e->session, to);
+        break;
+      }
       case K::SessionReady:
         spdlog::info("tunnel session {} established with {} (conv {:08x}, {})", e->session,
-                     to_string(server_), client_.current() ? client_.current()->conv() : 0,
+                     to_string(current_endpoint()), client_.current() ? client_.current()->conv() : 0,
                      client_.current() && client_.current()->encrypted() ? "encrypted" : "plain");
         break;
       case K::SessionClosed:
@@ -153,7 +189,7 @@ void ClientDriver::send_pending() {
       break;
     }
     ++stats_.send_errors;  // drop this one, go on
-    spdlog::debug("udp send to {}: {}", to_string(server_), r.error.message());
+    spdlog::debug("udp send to {}: {}", to_string(current_endpoint()), r.error.message());
     ++done;
     if (r.error == asio::error::connection_refused) {
       refused = sid;
@@ -175,7 +211,7 @@ void ClientDriver::on_port_unreachable(tunnel::SessionId session) {
     return;
   }
   spdlog::info("tunnel session {}: proxy port unreachable (ICMP), dropping the session", session);
-  client_.close(now_ms());
+  client_.fail_current(make_error_code(tunnel::Errc::port_unreachable), now_ms());
   request_flush();
 }
 
@@ -188,9 +224,9 @@ awaitable<void> ClientDriver::wait_writable(tunnel::SessionId session,
   if (!ec) pump();
 }
 
-void ClientDriver::open_socket(tunnel::SessionId session) {
-  auto s = sockets_factory_ ? sockets_factory_(server_) : [&]() -> Result<std::unique_ptr<DatagramSocket>> {
-    auto u = UdpDatagramSocket::connect(ex_, server_);
+void ClientDriver::open_socket(tunnel::SessionId session, const udp::endpoint& to) {
+  auto s = sockets_factory_ ? sockets_factory_(to) : [&]() -> Result<std::unique_ptr<DatagramSocket>> {
+    auto u = UdpDatagramSocket::connect(ex_, to);
     if (!u) return u.error();
     return std::unique_ptr<DatagramSocket>(std::move(u.value()));
   }();
@@ -201,7 +237,7 @@ void ClientDriver::open_socket(tunnel::SessionId session) {
   }
   std::shared_ptr<DatagramSocket> sock = std::move(s.value());
   spdlog::debug("tunnel session {}: socket {} -> {}", session, to_string(sock->local_endpoint()),
-                to_string(server_));
+                to_string(to));
   sockets_[session] = SessionSocket{sock, false};
   asio::co_spawn(ex_, receive_loop(session, sock),
                  [](std::exception_ptr e) { log_exception(e, "client receive"); });

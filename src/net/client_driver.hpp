@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "core/result.hpp"
 #include "crypto/crypto.hpp"
@@ -39,6 +40,11 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   // validate() (throws std::invalid_argument otherwise: a start-up error).
   ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg, obf::Framer framer,
                udp::endpoint server, SocketFactory sockets = {});
+  // Several servers (cfg.servers, the profile's `servers`): servers[i] is entry i resolved
+  // (its port is the entry's first port); sessions connect to (servers[i] address, the port
+  // the tunnel core picked).
+  ClientDriver(asio::any_io_executor ex, const tunnel::ClientConfig& cfg, obf::Framer framer,
+               std::vector<udp::endpoint> servers, SocketFactory sockets = {});
   ~ClientDriver() override;
 
   // Starts the timer loop. Call once, on the io_context's thread.
@@ -58,6 +64,9 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   tunnel::Client& client() { return client_; }
   const ClientDriverStats& stats() const { return stats_; }
   const udp::endpoint& server() const { return server_; }
+  // The endpoint of the current session (server and port in use).
+  udp::endpoint current_endpoint() const;
+  const std::vector<udp::endpoint>& servers() const { return servers_; }
 
   mux::Session* stream_mux(std::uint64_t session) override { return client_.mux(session); }
 
@@ -78,7 +87,8 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   void process_events();
   void send_pending();
   void on_port_unreachable(tunnel::SessionId session);
-  void open_socket(tunnel::SessionId session);
+  void open_socket(tunnel::SessionId session, const udp::endpoint& to);
+  udp::endpoint endpoint_for(std::uint32_t server, std::uint16_t port) const;
   void close_socket(tunnel::SessionId session);
   awaitable<void> receive_loop(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
   awaitable<void> wait_writable(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
@@ -86,6 +96,7 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   crypto::FastRng rng_;
   tunnel::Client client_;
   udp::endpoint server_;
+  std::vector<udp::endpoint> servers_;
   SocketFactory sockets_factory_;
   std::size_t slot_size_;
   std::unordered_map<tunnel::SessionId, SessionSocket> sockets_;

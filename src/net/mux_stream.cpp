@@ -116,6 +116,13 @@ mux::Session* MuxStream::session_mux(std::error_code& why) const {
   return m;
 }
 
+std::size_t MuxStream::readable() const {
+  if (!state_) return 0;
+  std::error_code why;
+  mux::Session* m = const_cast<MuxStream*>(this)->session_mux(why);
+  return m == nullptr ? 0 : m->readable_bytes(state_->id);
+}
+
 awaitable<IoResult> MuxStream::read_some(MutByteView out) {
   for (;;) {
     std::error_code why;

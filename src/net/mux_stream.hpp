@@ -112,6 +112,8 @@ class MuxStream {
   void close();
 
   bool valid() const { return state_ != nullptr; }
+  // Bytes read_some() would return at once (0: it would wait, or the stream has ended).
+  std::size_t readable() const;
   std::uint64_t session() const { return state_ ? state_->session : 0; }
   mux::StreamId id() const { return state_ ? state_->id : 0; }
 

@@ -1,6 +1,8 @@
 #include "net/relay.hpp"
 
+#include <array>
 #include <memory>
+#include <vector>
 
 namespace paniq::net {
 namespace {
@@ -14,24 +16,75 @@ void end_both(tcp::socket& socket, MuxStream& stream, RelayStats& stats, std::er
   stream.close();
 }
 
+// Relay buffers borrowed while a direction has data (one thread runs each io_context, so a
+// thread-local pool needs no lock). At most kPoolKeep free buffers stay; the rest go back to
+// the allocator, so memory follows traffic and returns when it stops.
+constexpr std::size_t kPoolKeep = 8;
+constexpr std::size_t kSmallBuffer = 2048;
+
+struct BufferPool {
+  std::size_t size = 0;
+  std::vector<std::unique_ptr<std::uint8_t[]>> free;
+};
+thread_local BufferPool pool;
+
+class Borrowed {
+ public:
+  explicit Borrowed(std::size_t size) : size_(size) {
+    if (pool.size == size && !pool.free.empty()) {
+      buf_ = std::move(pool.free.back());
+      pool.free.pop_back();
+    } else {
+      buf_ = std::make_unique<std::uint8_t[]>(size);
+    }
+  }
+  ~Borrowed() {
+    if (pool.size != size_) {
+      pool.free.clear();
+      pool.size = size_;
+    }
+    if (pool.free.size() < kPoolKeep) pool.free.push_back(std::move(buf_));
+  }
+  Borrowed(const Borrowed&) = delete;
+  Borrowed& operator=(const Borrowed&) = delete;
+  MutByteView view() { return MutByteView(buf_.get(), size_); }
+
+ private:
+  std::size_t size_;
+  std::unique_ptr<std::uint8_t[]> buf_;
+};
+
 awaitable<void> tcp_to_stream(tcp::socket& socket, MuxStream& stream, std::size_t size,
                               RelayStats& stats) {
-  auto buf = std::make_unique<std::uint8_t[]>(size);
+  std::error_code nb;
+  socket.non_blocking(true, nb);  // the drain loop below must never block the thread
   for (;;) {
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf.get(), size), use_nothrow);
-    if (ec == asio::error::eof) {
-      stream.shutdown_write();
+    // Wait with no buffer; take one only when there is something to read.
+    auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+    if (wec) {
+      if (socket.is_open()) end_both(socket, stream, stats, wec);
       co_return;
     }
-    if (ec) {
-      // The other direction may have closed the socket already: not a new error.
-      if (socket.is_open()) end_both(socket, stream, stats, ec);
-      co_return;
-    }
-    stats.tcp_to_stream += n;
-    if (auto wec = co_await stream.write_all(ByteView(buf.get(), n))) {
-      end_both(socket, stream, stats, wec);
-      co_return;
+    Borrowed buf(size);
+    for (;;) {  // drain what is there, then give the buffer back and wait again
+      std::error_code ec;
+      const std::size_t n = socket.read_some(asio::buffer(buf.view().data(), size), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec == asio::error::eof) {
+        stream.shutdown_write();
+        co_return;
+      }
+      if (ec) {
+        // The other direction may have closed the socket already: not a new error.
+        if (socket.is_open()) end_both(socket, stream, stats, ec);
+        co_return;
+      }
+      stats.tcp_to_stream += n;
+      if (auto wec2 = co_await stream.write_all(ByteView(buf.view().data(), n))) {
+        end_both(socket, stream, stats, wec2);
+        co_return;
+      }
+      if (n < size) break;  // the socket had less than a buffer: likely empty now
     }
   }
 }
@@ -50,13 +103,23 @@ awaitable<bool> take_reply_byte(tcp::socket& socket, MuxStream& stream, RelaySta
   co_return false;
 }
 
+// Writes `data` to the socket; false (both directions ended) on an error.
+awaitable<bool> to_socket(tcp::socket& socket, MuxStream& stream, ByteView data, RelayStats& stats) {
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(data.data(), data.size()), use_nothrow);
+  if (ec) {
+    end_both(socket, stream, stats, ec);
+    co_return false;
+  }
+  stats.stream_to_tcp += n;
+  co_return true;
+}
+
 awaitable<void> stream_to_tcp(tcp::socket& socket, MuxStream& stream, RelayOptions opt,
                               RelayStats& stats) {
   if (opt.leading_reply_byte && !co_await take_reply_byte(socket, stream, stats)) co_return;
-  const std::size_t size = opt.buffer_size;
-  auto buf = std::make_unique<std::uint8_t[]>(size);
+  std::array<std::uint8_t, kSmallBuffer> small;  // held while idle: part of the frame
   for (;;) {
-    const IoResult r = co_await stream.read_some(MutByteView(buf.get(), size));
+    IoResult r = co_await stream.read_some(MutByteView(small));
     if (r.error) {
       if (stream.valid() && socket.is_open()) end_both(socket, stream, stats, r.error);
       co_return;
@@ -66,12 +129,15 @@ awaitable<void> stream_to_tcp(tcp::socket& socket, MuxStream& stream, RelayOptio
       socket.shutdown(tcp::socket::shutdown_send, ignored);
       co_return;
     }
-    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(buf.get(), r.count), use_nothrow);
-    if (ec) {
-      end_both(socket, stream, stats, ec);
-      co_return;
+    if (!co_await to_socket(socket, stream, ByteView(small.data(), r.count), stats)) co_return;
+    if (stream.readable() == 0) continue;
+    // Busy: move what keeps coming through a big buffer until the stream would wait again.
+    Borrowed buf(opt.buffer_size);
+    while (stream.readable() > 0) {
+      r = co_await stream.read_some(buf.view());
+      if (r.error || r.count == 0) break;  // handled by the small read next round
+      if (!co_await to_socket(socket, stream, ByteView(buf.view().data(), r.count), stats)) co_return;
     }
-    stats.stream_to_tcp += n;
   }
 }
 
@@ -83,5 +149,7 @@ awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream, RelayOptions
             stream_to_tcp(socket, stream, opt, stats));
   co_return stats;
 }
+
+std::size_t relay_pool_free_buffers() { return pool.free.size(); }
 
 }  // namespace paniq::net

@@ -1,6 +1,7 @@
 #include "net/server_driver.hpp"
 
 #include <array>
+#include <stdexcept>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -20,13 +21,30 @@ using detail::would_block;
 
 }  // namespace
 
+namespace {
+
+std::vector<std::unique_ptr<DatagramSocket>> one(std::unique_ptr<DatagramSocket> s) {
+  std::vector<std::unique_ptr<DatagramSocket>> v;
+  v.push_back(std::move(s));
+  return v;
+}
+
+}  // namespace
+
 ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg,
                            obf::Framer framer, std::unique_ptr<DatagramSocket> socket,
                            StreamHandler handler)
-    : DriverLoop(std::move(ex)),
-      endpoint_(cfg, std::move(framer), rng_),
-      socket_(std::move(socket)),
-      handler_(std::move(handler)) {}
+    : ServerDriver(std::move(ex), cfg, std::move(framer), one(std::move(socket)), std::move(handler)) {}
+
+ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg,
+                           obf::Framer framer, std::vector<std::unique_ptr<DatagramSocket>> sockets,
+                           StreamHandler handler)
+    : DriverLoop(std::move(ex)), endpoint_(cfg, std::move(framer), rng_), handler_(std::move(handler)) {
+  if (sockets.empty() || sockets.size() > 65535) {
+    throw std::invalid_argument("ServerDriver: 1..65535 sockets");
+  }
+  for (auto& s : sockets) sockets_.push_back(std::shared_ptr<DatagramSocket>(std::move(s)));
+}
 
 ServerDriver::~ServerDriver() {
   *alive_ = false;
@@ -34,7 +52,10 @@ ServerDriver::~ServerDriver() {
 }
 
 void ServerDriver::start() {
-  asio::co_spawn(ex_, receive_loop(), [](std::exception_ptr e) { log_exception(e, "server receive"); });
+  for (std::size_t i = 0; i < sockets_.size(); ++i) {
+    asio::co_spawn(ex_, receive_loop(static_cast<std::uint16_t>(i)),
+                   [](std::exception_ptr e) { log_exception(e, "server receive"); });
+  }
   start_loops("server timer");
 }
 
@@ -46,7 +67,7 @@ void ServerDriver::log_telemetry() {
 
 void ServerDriver::stop() {
   if (!stop_loops()) return;
-  socket_->close();
+  for (auto& s : sockets_) s->close();
   fail_all(asio::error::operation_aborted);
 }
 
@@ -104,14 +125,15 @@ void ServerDriver::send_pending() {
       ++run;
     }
     const udp::endpoint to = to_endpoint(peer);
-    const IoResult r = socket_->try_send(std::span<const ByteView>(views.data(), run), &to);
+    const auto& sock = sockets_[peer.local < sockets_.size() ? peer.local : 0];
+    const IoResult r = sock->try_send(std::span<const ByteView>(views.data(), run), &to);
     for (std::size_t i = 0; i < r.count; ++i) stats_.udp_out_bytes += views[i].size();
     stats_.datagrams_out += r.count;
     done += r.count;
     if (!r.error) continue;
     if (would_block(r.error)) {
       send_blocked_ = true;
-      asio::co_spawn(ex_, wait_writable(), asio::detached);
+      asio::co_spawn(ex_, wait_writable(sock), asio::detached);
       break;
     }
     ++stats_.send_errors;  // e.g. EMSGSIZE, an unreachable peer: drop this one, go on
@@ -121,23 +143,26 @@ void ServerDriver::send_pending() {
   endpoint_.consume_transmit(done);
 }
 
-awaitable<void> ServerDriver::wait_writable() {
+awaitable<void> ServerDriver::wait_writable(std::shared_ptr<DatagramSocket> sock) {
   auto alive = alive_;
-  auto sock = socket_;
   const std::error_code ec = co_await sock->wait_writable();
   if (!*alive || stopped_) co_return;
   send_blocked_ = false;
   if (!ec) pump();
 }
 
-awaitable<void> ServerDriver::receive_loop() {
+awaitable<void> ServerDriver::receive_loop(std::uint16_t index) {
   auto alive = alive_;
-  auto sock = socket_;
-  std::vector<std::uint8_t> storage(kRecvSlots * kMaxDatagram);
-  std::array<RecvSlot, kRecvSlots> slots;
-  for (std::size_t i = 0; i < kRecvSlots; ++i) {
-    slots[i].buffer = MutByteView(storage.data() + i * kMaxDatagram, kMaxDatagram);
+  auto sock = sockets_[index];
+  // The first socket takes whole recvmmsg batches; the extra ones of a port range (each sees a
+  // share of the traffic) fewer slots, so a range costs little memory.
+  const std::size_t nslots = index == 0 ? kRecvSlots : 4;
+  std::vector<std::uint8_t> storage(nslots * kMaxDatagram);
+  std::array<RecvSlot, kRecvSlots> slot_array;
+  for (std::size_t i = 0; i < nslots; ++i) {
+    slot_array[i].buffer = MutByteView(storage.data() + i * kMaxDatagram, kMaxDatagram);
   }
+  const std::span<RecvSlot> slots(slot_array.data(), nslots);
   for (;;) {
     const IoResult r = co_await sock->receive(slots);
     if (!*alive || stopped_) co_return;
@@ -155,8 +180,9 @@ awaitable<void> ServerDriver::receive_loop() {
     const WallTime wall = wall_now();  // skew checks of the handshake policy (issue #6)
     for (std::size_t i = 0; i < r.count; ++i) {
       stats_.udp_in_bytes += slots[i].size;
-      endpoint_.handle_datagram(to_peer(slots[i].from),
-                                ByteView(slots[i].buffer.data(), slots[i].size), now, wall);
+      tunnel::PeerAddr peer = to_peer(slots[i].from);
+      peer.local = index;
+      endpoint_.handle_datagram(peer, ByteView(slots[i].buffer.data(), slots[i].size), now, wall);
     }
     stats_.datagrams_in += r.count;
     deliver_received();

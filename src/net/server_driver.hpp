@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "crypto/crypto.hpp"
 #include "net/asio.hpp"
@@ -31,6 +32,10 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
   // `cfg` must pass validate() (throws std::invalid_argument otherwise). `socket` is bound.
   ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg, obf::Framer framer,
                std::unique_ptr<DatagramSocket> socket, StreamHandler handler);
+  // Several bound sockets (a port range): datagrams from socket i reach the endpoint with
+  // PeerAddr::local = i and replies leave from it. At least one socket.
+  ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg, obf::Framer framer,
+               std::vector<std::unique_ptr<DatagramSocket>> sockets, StreamHandler handler);
   ~ServerDriver() override;
 
   // Starts the receive and timer loops. Call once, on the io_context's thread.
@@ -47,7 +52,8 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
     request_flush();
   }
   const ServerDriverStats& stats() const { return stats_; }
-  udp::endpoint local_endpoint() const { return socket_->local_endpoint(); }
+  udp::endpoint local_endpoint() const { return sockets_.front()->local_endpoint(); }
+  std::size_t socket_count() const { return sockets_.size(); }
 
   mux::Session* stream_mux(std::uint64_t session) override { return endpoint_.mux(session); }
 
@@ -57,12 +63,12 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
   void log_telemetry();
   void process_events();
   void send_pending();
-  awaitable<void> receive_loop();
-  awaitable<void> wait_writable();
+  awaitable<void> receive_loop(std::uint16_t index);
+  awaitable<void> wait_writable(std::shared_ptr<DatagramSocket> sock);
 
   crypto::FastRng rng_;
   tunnel::ServerEndpoint endpoint_;
-  std::shared_ptr<DatagramSocket> socket_;
+  std::vector<std::shared_ptr<DatagramSocket>> sockets_;
   StreamHandler handler_;
   bool send_blocked_ = false;
   ServerDriverStats stats_;

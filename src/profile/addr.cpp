@@ -215,4 +215,47 @@ std::string SocketAddr::to_string() const {
   return s;
 }
 
+namespace {
+
+std::optional<std::uint16_t> port_number(std::string_view t) {
+  if (t.empty() || t.size() > 5) return std::nullopt;
+  std::uint32_t v = 0;
+  for (const char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (v > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
+}
+
+// Splits "HOST:A" / "HOST:A-B" at the last ':' into the host text and the two ports.
+std::optional<HostPortRange> split_range(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view ports = text.substr(colon + 1);
+  const auto dash = ports.find('-');
+  const auto a = port_number(ports.substr(0, dash));
+  const auto b = dash == std::string_view::npos ? a : port_number(ports.substr(dash + 1));
+  if (!a || !b || *b < *a) return std::nullopt;
+  return HostPortRange{std::string(text.substr(0, colon)), *a, *b};
+}
+
+}  // namespace
+
+std::optional<SocketAddrRange> parse_socket_addr_range(std::string_view text) {
+  const auto r = split_range(text);
+  if (!r) return std::nullopt;
+  auto addr = parse_socket_addr(r->host + ":" + std::to_string(r->first_port));
+  if (!addr) return std::nullopt;
+  return SocketAddrRange{*addr, r->last_port};
+}
+
+std::optional<HostPortRange> parse_host_port_range(std::string_view text) {
+  auto r = split_range(text);
+  if (!r || r->host.empty()) return std::nullopt;
+  if (r->host.front() == '[' && r->host.back() != ']') return std::nullopt;
+  if (r->host.find(':') != std::string::npos && r->host.front() != '[') return std::nullopt;
+  return r;
+}
+
 }  // namespace paniq::profile

@@ -36,4 +36,24 @@ std::optional<SocketAddr> parse_socket_addr(std::string_view text);
 // nullopt on anything else.
 std::optional<SocketAddr> parse_ip_addr(std::string_view text);
 
+// "IP:PORT" or "IP:PORT-PORT" (a port range to listen on or to hop across: our extension for
+// proxy-server `--listen` / `listen_addr` and the profile's `servers`). `first` carries the
+// first port; last_port >= first.port (equal for a single port). nullopt when the address part
+// fails parse_socket_addr, a port is not 0..65535, or the range runs backwards.
+struct SocketAddrRange {
+  SocketAddr first;
+  std::uint16_t last_port = 0;
+  std::uint32_t size() const { return std::uint32_t{last_port} - first.port + 1; }
+};
+std::optional<SocketAddrRange> parse_socket_addr_range(std::string_view text);
+
+// The same grammar with a host name allowed in place of the IP ("example.org:443-450"), for
+// the profile's `servers` entries (resolved by the daemon). `host` is the text before the last
+// ':' (brackets kept for IPv6). nullopt when the host is empty or the ports are invalid.
+struct HostPortRange {
+  std::string host;
+  std::uint16_t first_port = 0, last_port = 0;
+};
+std::optional<HostPortRange> parse_host_port_range(std::string_view text);
+
 }  // namespace paniq::profile

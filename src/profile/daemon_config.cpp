@@ -1,5 +1,7 @@
 #include "profile/daemon_config.hpp"
 
+#include <type_traits>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -29,34 +31,25 @@ void read_common(ObjectReader& r, Config& c) {
 }
 
 // An optional array of strings; every element's type is checked (its text is the caller's).
-void read_string_list(ObjectReader& r, const char* key, std::vector<std::string>& out) {
-  const json* v = r.find(key);
-  if (!v) return;
-  if (!v->is_array()) {
-    r.fail(key, *v, "must be an array of strings", Errc::invalid_type);
-    return;
-  }
-  std::vector<std::string> items;
-  for (std::size_t i = 0; i < v->size(); ++i) {
-    const json& item = (*v)[i];
-    if (!item.is_string()) {
-      r.fail_message(make_error(Errc::invalid_type, detail::cat(r.path(key), "[", std::to_string(i),
-                                                                "]: ", detail::show(item),
-                                                                ": must be a string")));
-      return;
-    }
-    items.push_back(item.get<std::string>());
-  }
-  out = std::move(items);
-}
-
 Error invalid(const std::string& key, const std::string& shown, const std::string& reason) {
   return make_error(Errc::invalid_value, detail::cat(key, ": ", shown, ": ", reason));
 }
 
 template <class Config>
 Result<void> validate_common(Config& c) {
-  if (!parse_socket_addr(c.listen_addr)) {
+  if constexpr (std::is_same_v<Config, ProxyServerConfig>) {
+    // proxy-server may listen on a port range (our extension: port hopping).
+    const auto range = parse_socket_addr_range(c.listen_addr);
+    if (!range) {
+      return invalid("listen_addr", detail::show(json(c.listen_addr)),
+                     "invalid socket address (expected IP:port, [IPv6]:port or IP:PORT-PORT)");
+    }
+    if (range->size() > kMaxListenPorts) {
+      return invalid("listen_addr", detail::show(json(c.listen_addr)),
+                     detail::cat("port range of ", std::to_string(range->size()), " ports (at most ",
+                                 std::to_string(kMaxListenPorts), ")"));
+    }
+  } else if (!parse_socket_addr(c.listen_addr)) {
     return invalid("listen_addr", detail::show(json(c.listen_addr)),
                    "invalid socket address (expected IP:port or [IPv6]:port)");
   }

@@ -34,8 +34,13 @@ struct Socks5dConfig {
   friend bool operator==(const Socks5dConfig&, const Socks5dConfig&) = default;
 };
 
+// proxy-server listens on at most this many ports of a range (one socket each).
+inline constexpr std::uint32_t kMaxListenPorts = 256;
+
 struct ProxyServerConfig {
-  std::string listen_addr = "0.0.0.0:9000";  // UDP bind (IP:port or [IPv6]:port)
+  // UDP bind: IP:port, [IPv6]:port, or (our extension, port hopping) IP:PORT-PORT, one socket
+  // per port, at most kMaxListenPorts.
+  std::string listen_addr = "0.0.0.0:9000";
   std::uint64_t workers = 8;
   std::uint64_t max_connections = 128;
   Millis dial_timeout{5000};

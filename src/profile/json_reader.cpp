@@ -229,4 +229,25 @@ void ObjectReader::unknown_keys(std::vector<std::string>& warnings) const {
   }
 }
 
+void read_string_list(ObjectReader& r, const char* key, std::vector<std::string>& out) {
+  const json* v = r.find(key);
+  if (!v) return;
+  if (!v->is_array()) {
+    r.fail(key, *v, "must be an array of strings", Errc::invalid_type);
+    return;
+  }
+  std::vector<std::string> items;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const json& item = (*v)[i];
+    if (!item.is_string()) {
+      r.fail_message(make_error(Errc::invalid_type, detail::cat(r.path(key), "[", std::to_string(i),
+                                                                "]: ", detail::show(item),
+                                                                ": must be a string")));
+      return;
+    }
+    items.push_back(item.get<std::string>());
+  }
+  out = std::move(items);
+}
+
 }  // namespace paniq::profile::detail

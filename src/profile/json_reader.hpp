@@ -114,4 +114,8 @@ class ObjectReader {
   std::optional<Error> error_;
 };
 
+// An array of strings at `key` (absent: `out` untouched). Errors: not an array (invalid_type),
+// an item not a string (`key[2]: 5: must be a string`).
+void read_string_list(ObjectReader& r, const char* key, std::vector<std::string>& out);
+
 }  // namespace paniq::profile::detail

@@ -96,6 +96,11 @@ struct Profile {
   std::optional<KcpSection> kcp;
   std::optional<PaddingSection> transport_padding;
   ObfuscationSection obfuscation;
+  // Extensions (our own; the reference ignores them): several servers, port hopping.
+  // "HOST:PORT" or "HOST:PORT-PORT" each; when set, socks5d uses them instead of proxy_addr.
+  std::vector<std::string> servers;
+  std::string server_select = "failover";  // "failover" | "spread" (not implemented: refused)
+  std::optional<std::string> hop_interval; // "30s-60s": null -> 30-60 s
   friend bool operator==(const Profile&, const Profile&) = default;
 };
 

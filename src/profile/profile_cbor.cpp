@@ -123,6 +123,18 @@ void lossy_notes(const Profile& p, std::vector<std::string>& notes) {
     notes.push_back(
         "obfuscation.server_private_key is included: never give this to clients (use a client view)");
   }
+  // Our extensions have no compact form yet: a decoded profile runs without them (plain mode
+  // against a server that requires encryption gets silence), so say so loudly.
+  if (p.obfuscation.encryption != "off" || !p.obfuscation.client_private_key.empty() ||
+      p.obfuscation.rekey_interval) {
+    notes.push_back(
+        "obfuscation.encryption, client_private_key and rekey_interval are not carried by the "
+        "compact profile: a decoded profile runs plain mode (refused by a server that requires "
+        "encryption)");
+  }
+  if (!p.servers.empty() || p.hop_interval) {
+    notes.push_back("servers and hop_interval are not carried by the compact profile");
+  }
 }
 
 // ---- decoding --------------------------------------------------------------------------------

@@ -152,6 +152,15 @@ Result<Profile> read_profile(const json& doc, std::vector<std::string>& warnings
   r.read_int("handshake_attempts", p.handshake_attempts);
   r.read_int("preamble_delay_ms", p.preamble_delay_ms);
   r.read_int("preamble_jitter_ms", p.preamble_jitter_ms);
+  detail::read_string_list(r, "servers", p.servers);
+  read_choice(r, "server_select", {"failover"}, p.server_select);
+  if (const json* h = r.find("hop_interval"); h && !h->is_null()) {
+    if (!h->is_string()) {
+      r.fail("hop_interval", *h, "must be a string like \"30s-60s\"", Errc::invalid_type);
+    } else {
+      p.hop_interval = h->get<std::string>();
+    }
+  }
   std::vector<std::string> nested;  // nested warnings after the top-level ones
   if (const json* k = object_member(r, "kcp", true)) read_kcp(*k, p.kcp.emplace(), r, nested);
   if (const json* t = object_member(r, "transport_padding", true)) {
@@ -272,6 +281,9 @@ std::string to_json(const Profile& p) {
   if (!o.client_private_key.empty()) obf["client_private_key"] = o.client_private_key;
   if (o.rekey_interval) obf["rekey_interval"] = dur(o.rekey_interval);
   out["obfuscation"] = std::move(obf);
+  if (!p.servers.empty()) out["servers"] = p.servers;
+  if (p.server_select != "failover") out["server_select"] = p.server_select;
+  if (p.hop_interval) out["hop_interval"] = *p.hop_interval;
   return out.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
 }
 

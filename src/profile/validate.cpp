@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "obf/chain.hpp"
+#include "profile/addr.hpp"
 #include "profile/json_reader.hpp"
 #include "profile/text.hpp"
 
@@ -205,7 +206,31 @@ Result<void> check_encryption(const Profile& p) {
   return {};
 }
 
+// Several servers and port hopping (our extension).
+Result<void> check_servers(const Profile& p) {
+  for (std::size_t i = 0; i < p.servers.size(); ++i) {
+    if (!parse_host_port_range(p.servers[i])) {
+      return invalid(cat("servers[", std::to_string(i), "]"), quoted(p.servers[i]),
+                     "expected HOST:PORT or HOST:PORT-PORT (IPv6 in brackets)");
+    }
+  }
+  if (p.servers.size() > 16) return invalid("servers", num(p.servers.size()) + " entries", "at most 16");
+  if (p.hop_interval && !parse_hop_interval(*p.hop_interval)) {
+    return invalid("hop_interval", quoted(*p.hop_interval),
+                   "expected DURATION-DURATION (e.g. \"30s-60s\"), at least 100ms, start <= end");
+  }
+  return {};
+}
+
 }  // namespace
+
+std::optional<std::pair<Millis, Millis>> parse_hop_interval(std::string_view text) {
+  const auto dash = text.find('-');
+  const auto a = parse_profile_duration(text.substr(0, dash));
+  const auto b = dash == std::string_view::npos ? a : parse_profile_duration(text.substr(dash + 1));
+  if (!a || !b || a->count() < 100 || *b < *a) return std::nullopt;
+  return std::pair{*a, *b};
+}
 
 Result<void> validate_profile(const Profile& p, std::vector<std::string>& warnings) {
   const std::uint64_t mps = packet_size(p);
@@ -221,6 +246,7 @@ Result<void> validate_profile(const Profile& p, std::vector<std::string>& warnin
   if (auto r = obf_config(p).validate(); !r) return make_error(Errc::validation, r.error().message);
   if (auto r = check_datagram_sizes(p, mps); !r) return r;
   if (auto r = check_mtu(p); !r) return r;
+  if (auto r = check_servers(p); !r) return r;
   return check_encryption(p);
 }
 

@@ -28,6 +28,10 @@ inline constexpr std::uint64_t kWindowLimit = 65535;  // KCP wnd field is 16 bit
 // appended to `warnings`. The caller must not use a profile that failed.
 Result<void> validate_profile(const Profile& p, std::vector<std::string>& warnings);
 
+// The profile's `hop_interval` ("30s-60s", or one duration): nullopt when malformed, under
+// 100 ms or backwards.
+std::optional<std::pair<Millis, Millis>> parse_hop_interval(std::string_view text);
+
 // Obfuscation config for the Framer: empty h specs become "1".."4", S values are the profile's.
 // Precondition: validate_profile succeeded (an unparseable header falls back to its default,
 // a negative S to 0).

@@ -49,6 +49,22 @@ struct ClientConfig {
   Encryption encryption = Encryption::off;
   std::optional<crypto::Key32> client_private;
 
+  // Several servers (profile `servers`, our extension): the shell resolves entry i and opens
+  // each session's socket to (server i, port). Empty = one server on the shell's own port.
+  struct Server {
+    std::uint16_t first_port = 0, last_port = 0;  // a range > 1 port: hopping (encrypted)
+  };
+  std::vector<Server> servers;
+  // Port hopping: a session on a port range moves to a random other port of it after
+  // uniform[hop_min_ms, hop_max_ms] (profile `hop_interval`), and at once when the current port
+  // looks blocked (no answer for half the liveness bound). Encrypted sessions keep their
+  // streams (the server follows); plain ones are replaced between requests only.
+  std::uint32_t hop_min_ms = 30'000, hop_max_ms = 60'000;
+  // With several servers: each handshake gets at most this long per attempt and two attempts
+  // before the next server is tried (so a dead server costs the waiting requests ~2 s, not
+  // handshake_attempts x handshake_timeout).
+  std::uint32_t failover_handshake_ms = 1000;
+
   // First broken rule (link config, attempts >= 1, timeout >= 1 ms); Errc::invalid_config.
   Result<void> validate() const;
 };
@@ -174,8 +190,12 @@ using SessionId = std::uint64_t;
 using OpenTicket = std::uint64_t;
 
 enum class ClientEventKind : std::uint8_t {
-  NeedSocket,     // open a fresh UDP socket for `session` (connected to the server) BEFORE
-                  // sending its transmit(); feed what it receives to handle_datagram(session)
+  NeedSocket,     // open a fresh UDP socket for `session` connected to (`server`, `port`;
+                  // port 0 = the server's own) BEFORE sending its transmit(); feed what it
+                  // receives to handle_datagram(session)
+  Rebind,         // port hop: replace the socket of `session` by a fresh one connected to
+                  // (`server`, `port`); the session goes on (its datagrams are sent from the
+                  // new socket from now on)
   SessionReady,   // `session` completed its handshake
   SessionClosed,  // `session` is over (`error` = reason): close its socket; its streams are
                   // gone (reads/writes on them fail), no more events for them
@@ -193,6 +213,17 @@ struct ClientEvent {
   OpenTicket ticket = 0;
   mux::StreamId stream = 0;
   std::error_code error{};
+  std::uint32_t server = 0;  // NeedSocket / Rebind: index into ClientConfig::servers
+  std::uint16_t port = 0;    // NeedSocket / Rebind: 0 = the server's configured port
+};
+
+// What the client knows of one server (ClientConfig::servers), from its own sessions only:
+// no probe traffic.
+struct ServerHealth {
+  std::uint32_t failures = 0;      // consecutive failed handshakes / dead sessions
+  TimeMs down_until = 0;           // not chosen before this (backoff after failures)
+  std::uint64_t sessions = 0;      // sessions started on it
+  std::error_code last_failure{};  // why it was last marked down
 };
 
 struct ClientTransmit {
@@ -207,6 +238,8 @@ struct ClientStats {
   std::uint64_t sessions_died = 0;        // established, then dead
   std::uint64_t opens_ok = 0, opens_failed = 0;
   std::uint64_t datagrams_stale = 0;      // received for a session that is not current
+  std::uint64_t server_changes = 0;       // a session started on another server than the last
+  std::uint64_t hops = 0;                 // port hops (Rebind, or a plain session replaced)
 };
 
 // The daemon's view: one current session at a time. A stream open starts a session when none
@@ -247,6 +280,10 @@ class Client {
   // session); call flush(now) afterwards.
   mux::Session* mux(SessionId session);
   SessionId current_id() const { return current_id_; }
+  // The server of the current (or last) session, and every server's health.
+  std::uint32_t current_server() const { return current_server_; }
+  std::uint16_t current_port() const { return current_port_; }
+  const std::vector<ServerHealth>& server_health() const { return health_; }
   ClientSession* current() { return current_.get(); }
   const ClientSession* current() const { return current_.get(); }
   const ClientStats& stats() const { return stats_; }
@@ -257,9 +294,19 @@ class Client {
 
   // Closes the current session (SessionClosed(closed); waiting opens fail).
   void close(TimeMs now);
+  // The current session's server cannot be reached (the shell saw ICMP port unreachable on
+  // an established session): the server is marked down (the next session goes to the next
+  // server) and the session ends with `why`.
+  void fail_current(std::error_code why, TimeMs now);
 
  private:
   void start_session(TimeMs now, WallTime wall);
+  std::uint32_t pick_server(TimeMs now) const;
+  std::uint16_t pick_port(std::uint32_t server, std::uint16_t avoid);
+  void mark_down(std::uint32_t server, std::error_code why, TimeMs now);
+  void schedule_hop(TimeMs now);
+  void maybe_hop(TimeMs now);
+  ClientConfig session_config() const;
   void drain_session_events(TimeMs now);
   void complete_opens(TimeMs now);
   void fail_opens(std::error_code reason);
@@ -275,6 +322,13 @@ class Client {
   SessionId next_session_ = 1;
   OpenTicket next_ticket_ = 1;
   std::vector<OpenTicket> waiting_;
+  std::vector<ServerHealth> health_;
+  std::uint32_t current_server_ = 0;
+  std::uint16_t current_port_ = 0;
+  std::uint32_t tried_ = 0;        // servers tried for the opens waiting now
+  WallTime last_wall_{};
+  std::optional<TimeMs> hop_at_;  // next port hop of the current session
+  TimeMs last_hop_ = 0;
   EventQueue<ClientEvent> events_;
   std::vector<ClientTransmit> tx_;
   TimeMs now_ = 0;  // latest `now` seen (for work done inside poll_event)

@@ -7,6 +7,7 @@
 #include "envelope/capability.hpp"
 #include "envelope/config.hpp"
 #include "kcp/config.hpp"
+#include "profile/addr.hpp"
 #include "profile/profile.hpp"
 #include "profile/validate.hpp"
 #include "tunnel/auth_config.hpp"
@@ -154,6 +155,17 @@ Result<ClientConfig> client_config_from_profile(const profile::Profile& p) {
     c.auth.capability_key = envelope::capability_key(profile::obf_config(p));
     c.link.follow_packing = true;
   }
+  for (const std::string& text : p.servers) {
+    const auto r = profile::parse_host_port_range(text);  // validated with the profile
+    if (!r) return bad_field("servers", text, "expected HOST:PORT or HOST:PORT-PORT");
+    c.servers.push_back({r->first_port, r->last_port});
+  }
+  if (p.hop_interval) {
+    const auto h = profile::parse_hop_interval(*p.hop_interval);
+    if (!h) return bad_field("hop_interval", *p.hop_interval, "expected DURATION-DURATION");
+    c.hop_min_ms = ms32(h->first);
+    c.hop_max_ms = ms32(h->second);
+  }
   auto enc = encryption_from_profile(p);
   if (!enc) return enc.error();
   c.encryption = *enc;
@@ -189,6 +201,7 @@ Result<void> ServerConfig::validate() const {
   if (max_sessions_per_host > max_sessions) {
     return bad("server.max_sessions_per_host", max_sessions_per_host, "above max_sessions");
   }
+  if (auto ok = response_budget.validate(); !ok) return ok;
   return {};  // `auth` depends on the chains: checked with the framer (AuthPolicy)
 }
 

@@ -19,6 +19,8 @@ class Category final : public std::error_category {
       case Errc::half_open_timeout: return "no transport after the handshake";
       case Errc::closed: return "session closed";
       case Errc::revoked: return "user revoked";
+      case Errc::port_unreachable: return "proxy port unreachable (ICMP)";
+      case Errc::hop: return "replaced to hop to another port";
       case Errc::open_failed: return "stream open failed";
       case Errc::invalid_config: return "invalid tunnel configuration";
     }

@@ -18,6 +18,8 @@ enum class Errc {
   half_open_timeout,      // server: no transport after the Response for half_open_timeout_ms
   closed,                 // closed by the application (Client/ServerEndpoint close)
   revoked,                // server: the session's user left the allowlist (reload)
+  port_unreachable,       // client: ICMP port unreachable from the server (nothing listens)
+  hop,                    // client: a plain session replaced to move to another port
   // Stream opens.
   open_failed,            // the session had no mux to open on (a mux refusal carries its code)
   // Configuration.

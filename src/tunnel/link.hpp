@@ -270,6 +270,11 @@ class Link {
   TimeMs last_receive() const { return last_rx_; }  // last datagram KCP accepted (or creation)
   // When liveness would declare the link dead (nullopt: not waiting for an answer / disabled).
   std::optional<TimeMs> liveness_deadline() const;
+  // Since when it has been waiting for an answer (nullopt: not waiting / liveness off).
+  std::optional<TimeMs> awaiting_since() const {
+    if (!cfg_.liveness.enabled || !awaiting_ || dead()) return std::nullopt;
+    return await_since_;
+  }
   const LinkStats& stats() const { return stats_; }
   const kcp::Engine& kcp() const { return kcp_; }
   const LinkConfig& config() const { return cfg_; }

@@ -58,7 +58,8 @@ std::string PeerAddr::to_string() const {
 std::size_t PeerAddr::host_hash() const { return static_cast<std::size_t>(mix(host_bits(*this))); }
 
 std::size_t PeerAddr::hash() const {
-  return static_cast<std::size_t>(mix(host_bits(*this) ^ (std::uint64_t{port} << 48)));
+  return static_cast<std::size_t>(
+      mix(host_bits(*this) ^ (std::uint64_t{port} << 48) ^ (std::uint64_t{local} << 32)));
 }
 
 }  // namespace paniq::tunnel

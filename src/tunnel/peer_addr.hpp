@@ -19,6 +19,10 @@ struct PeerAddr {
   // v4: the 4 address bytes in addr[0..4), the rest zero. v6: all 16 bytes.
   std::array<std::uint8_t, 16> addr{};
   std::uint16_t port = 0;  // host order
+  // Which of the server's sockets the datagram arrived on (proxy-server listening on a port
+  // range: 0 = the first port). Replies leave from the same socket, so a client that hops to
+  // another server port is a new address, and an encrypted session follows it (roaming).
+  std::uint16_t local = 0;
 
   static PeerAddr v4(std::array<std::uint8_t, 4> a, std::uint16_t port);
   static PeerAddr v6(const std::array<std::uint8_t, 16>& a, std::uint16_t port);

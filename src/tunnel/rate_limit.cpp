@@ -27,10 +27,11 @@ void TokenBucket::refill(State& s, TimeMs now) const {
   s.milli = elapsed >= room / rate_ + 1 ? cap_ : std::min(cap_, s.milli + elapsed * rate_);
 }
 
-bool TokenBucket::take(State& s, TimeMs now) const {
+bool TokenBucket::take(State& s, TimeMs now, std::uint64_t n) const {
   refill(s, now);
-  if (s.milli < kTokenCost) return false;
-  s.milli -= kTokenCost;
+  const std::uint64_t cost = std::min(n, kMaxRate) * kTokenCost;
+  if (s.milli < cost) return false;
+  s.milli -= cost;
   return true;
 }
 

@@ -30,7 +30,9 @@ class TokenBucket {
   State full(TimeMs now) const { return State{cap_, now}; }
   // Refills `s` up to `now` (a `now` earlier than s.last refills nothing) and takes one token.
   // False = empty: the caller drops what it was about to do.
-  bool take(State& s, TimeMs now) const;
+  bool take(State& s, TimeMs now) const { return take(s, now, 1); }
+  // The same for `n` tokens at once (all or none).
+  bool take(State& s, TimeMs now, std::uint64_t n) const;
   // True when `s` would be full again at `now` (its state can be forgotten).
   bool refilled(const State& s, TimeMs now) const;
 

@@ -8,40 +8,15 @@
 #include "envelope/handshake.hpp"
 #include "envelope/transport.hpp"
 #include "tunnel/policy.hpp"
+#include "tunnel/server_session.hpp"
 
 namespace paniq::tunnel {
-
-struct ServerEndpoint::Session {
-  Session(ServerSessionId id_, const PeerAddr& peer_, std::uint32_t conv_,
-          const LinkConfig& cfg, const obf::Framer& framer, Rng& rng, TimeMs now,
-          const envelope::SecureKeys* keys)
-      : id(id_), peer(peer_), conv(conv_), link(cfg, conv_, framer, rng, now, keys), created(now),
-        last_rx(now) {}
-
-  ServerSessionId id;
-  PeerAddr peer;
-  std::uint32_t conv;
-  Link link;
-  std::uint32_t rid = 0;                     // encrypted: our receiver id
-  std::optional<crypto::Key32> client_key;   // encrypted IK: the client's static key
-  std::string user;                          // its name in the users table
-  PeerAddr roam_peer;                        // plain: candidate new address
-  std::uint32_t roam_count = 0;              // consecutive plausible datagrams from it
-  Bytes response;      // re-sent for an identical Initiation while half-open
-  Digest init_digest{};
-  std::uint32_t repeats = 0;  // identical Initiations answered again
-  bool half_open = true;  // no transport accepted yet
-  TimeMs created;
-  TimeMs last_rx;
-  TimerSet::iterator timer{};
-  bool has_timer = false;
-  bool dirty = false;  // in dirty_
-  bool in_tx = false;  // in tx_order_
-};
 
 namespace {
 
 constexpr std::size_t kMaxResponseBacklog = 1u << 20;  // bytes of Responses waiting to be sent
+constexpr std::size_t kAnsweredCapacity = 4096;  // plain Initiations remembered for repeats
+constexpr std::size_t kRetiredCapacity = 1024;   // convs of closed plain sessions
 
 ServerEventKind server_kind(EventKind k) {
   switch (k) {
@@ -78,9 +53,21 @@ std::size_t ServerEndpoint::InitKeyHash::operator()(const InitKey& k) const {
 
 ServerEndpoint::ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng& rng,
                                std::unique_ptr<InitiationPolicy> policy)
-    : cfg_(cfg), framer_(std::move(framer)), rng_(rng), policy_(std::move(policy)) {
+    : cfg_(cfg),
+      framer_(std::move(framer)),
+      rng_(rng),
+      policy_(std::move(policy)),
+      plain_conv_(std::max<TimeMs>(1, cfg.half_open_timeout_ms), rng),
+      budget_(cfg.response_budget, rng.next_u64()),
+      answered_(kAnsweredCapacity, rng.next_u64()),
+      retired_(kRetiredCapacity, rng.next_u64()) {
   if (auto ok = cfg_.validate(); !ok) throw std::invalid_argument(ok.error().message);
   if (!policy_) policy_ = std::make_unique<AuthPolicy>(cfg_.auth, framer_, rng_);
+  if (const std::size_t response = framer_.prefix_len(obf::MessageType::Response) + 4;
+      cfg_.response_budget.enabled && cfg_.response_budget.min_burst() < response) {
+    throw std::invalid_argument("server.response_budget: a burst below the plain Response size (" +
+                                std::to_string(response) + " bytes)");
+  }
   if (cfg_.encryption != Encryption::off) {
     if (!cfg_.auth.server_private_key || !cfg_.secure_capability_key) {
       throw std::invalid_argument("encryption needs the server private key and capability key");
@@ -200,26 +187,6 @@ void ServerEndpoint::accepted_transport(Session& s, TimeMs now) {
   touch(s);
 }
 
-// Plain mode: a datagram for a known conv from an unknown address. It moves the session only
-// after plain_roam_datagrams consecutive plausible datagrams from that one address with
-// nothing from the old address in between (docs/protocol.md 7.5). True when it moved.
-bool ServerEndpoint::try_plain_roam(const PeerAddr& peer, std::uint32_t conv, ByteView inner) {
-  if (cfg_.plain_roam_datagrams == 0) return false;
-  const auto it = by_conv_.find(conv);
-  if (it == by_conv_.end()) return false;
-  Session& s = *it->second;
-  if (s.half_open || !s.link.plausible_segments(inner)) return false;
-  if (s.roam_count > 0 && s.roam_peer == peer) {
-    ++s.roam_count;
-  } else {
-    s.roam_peer = peer;
-    s.roam_count = 1;
-  }
-  if (s.roam_count < cfg_.plain_roam_datagrams) return false;
-  move_session(s, peer);
-  return true;
-}
-
 void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs now) {
   if (hp_chacha_ && !by_rid_.empty() && on_secure_transport(peer, payload, now)) return;
   if (cfg_.encryption == Encryption::required) {
@@ -238,6 +205,10 @@ void ServerEndpoint::on_transport(const PeerAddr& peer, ByteView payload, TimeMs
   const std::uint32_t conv = get_u32_le(v->inner.data());
   auto it = by_key_.find(SessionKey{peer, conv});
   if (it == by_key_.end()) {
+    if (by_conv_.count(conv) == 0) {  // no session has it: perhaps a Response's conv
+      create_plain_session(peer, conv, *v, now);
+      return;
+    }
     if (!try_plain_roam(peer, conv, v->inner)) {
       ++stats_.drop_unknown_session;
       return;
@@ -282,92 +253,53 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
                      *cfg_.secure_capability_key)) {
     pattern = envelope::secure_pattern_of(payload.size());
   }
-  if (!pattern && cfg_.encryption == Encryption::required) {
-    ++stats_.drop_plain_refused;
-    return;
-  }
-  if (!pattern && users_) {  // a users table admits listed IK keys only
-    ++stats_.drop_unknown_user;
+  if (!pattern) {
+    on_plain_initiation(key, datagram, payload, now, wall);  // stateless (server_plain.cpp)
     return;
   }
   const InitiationInfo info{peer, datagram, payload, now, wall};
-  const PolicyDecision d = policy_->decide(info);
-  for (std::size_t r = kAuthDropReasonCount; r < kAuthReasonCount; ++r) {
-    if (d.has_note(static_cast<AuthReason>(r))) ++stats_.auth[r];
-  }
-  if (d.verdict == PolicyVerdict::drop) {
-    ++stats_.drop_policy;
-    ++stats_.auth[index(d.reason)];
-    return;
-  }
-  if (sessions_.size() >= cfg_.max_sessions) {
-    ++stats_.drop_cap_total;
-    return;
-  }
-  const auto host = per_host_.find(peer);
-  if (host != per_host_.end() && host->second >= cfg_.max_sessions_per_host) {
-    ++stats_.drop_cap_host;
-    return;
-  }
+  if (!policy_admits(info) || !within_caps(peer)) return;
   const std::uint32_t conv = fresh_conv(peer);
-  std::optional<envelope::SecureAccepted> accepted;
+  // MAC1 first (one BLAKE2s) even when the policy does not require it: no Noise work for a
+  // datagram that was not made with this server's public key.
+  if (!envelope::verify_mac1(datagram, envelope::mac1_key(secure_->server_public))) {
+    ++stats_.drop_secure_handshake;
+    return;
+  }
   std::uint32_t rid = 0;
+  do {
+    rid = rng_.next_u32();
+  } while (rid == 0 || by_rid_.count(rid) > 0);
+  const ByteView msg1 = payload.subspan(
+      envelope::kEncTimestampLen, payload.size() - envelope::kEncTimestampLen - envelope::kMac1Len);
+  auto accepted = envelope::accept_secure_initiation(*secure_, *pattern, msg1, conv, rid, rng_);
+  if (!accepted) {
+    ++stats_.drop_secure_handshake;
+    return;
+  }
   std::string user;
-  if (pattern) {
-    // MAC1 first (one BLAKE2s) even when the policy does not require it: no Noise work for a
-    // datagram that was not made with this server's public key.
-    if (!envelope::verify_mac1(datagram, envelope::mac1_key(secure_->server_public))) {
-      ++stats_.drop_secure_handshake;
+  if (users_) {
+    const auto u = accepted->client_public ? users_->names.find(*accepted->client_public)
+                                           : users_->names.end();
+    if (u == users_->names.end()) {
+      ++stats_.drop_unknown_user;
+      accepted->keys.erase();
       return;
     }
-    do {
-      rid = rng_.next_u32();
-    } while (rid == 0 || by_rid_.count(rid) > 0);
-    const ByteView msg1 = payload.subspan(
-        envelope::kEncTimestampLen, payload.size() - envelope::kEncTimestampLen - envelope::kMac1Len);
-    auto a = envelope::accept_secure_initiation(*secure_, *pattern, msg1, conv, rid, rng_);
-    if (!a) {
-      ++stats_.drop_secure_handshake;
-      return;
-    }
-    if (users_) {
-      const auto u = a->client_public ? users_->names.find(*a->client_public) : users_->names.end();
-      if (u == users_->names.end()) {
-        ++stats_.drop_unknown_user;
-        a->keys.erase();
-        return;
-      }
-      user = u->second;
-    }
-    accepted = std::move(*a);
+    user = u->second;
   }
   const ServerSessionId id = next_id_++;
-  auto owned = std::make_unique<Session>(id, peer, conv, cfg_.link, framer_, rng_, now,
-                                         accepted ? &accepted->keys : nullptr);
+  auto owned = std::make_unique<Session>(id, peer, conv, cfg_.link, framer_, rng_, now, &accepted->keys);
   Session& s = *owned;
   s.init_digest = key.digest;
-  if (accepted) {
-    s.rid = rid;
-    s.client_key = accepted->client_public;
-    s.user = user;
-    accepted->keys.erase();
-    s.response = envelope::build_response_payload(framer_, accepted->response_payload, rng_);
-    ++stats_.sessions_encrypted;
-    UserStats& us = retired_users_[s.user];
-    ++us.sessions_total;
-    by_rid_.emplace(rid, &s);
-  } else {
-    if (cfg_.capability_key &&
-        envelope::has_capability_tag(datagram, framer_.config().s[obf::index(obf::MessageType::Initiation)],
-                                     *cfg_.capability_key)) {
-      s.link.enable_packing(true);
-      ++stats_.sessions_packing;
-    }
-    s.response = envelope::build_response(framer_, conv, rng_);
-    by_key_.emplace(SessionKey{peer, conv}, &s);
-    by_conv_.emplace(conv, &s);
-    ++retired_users_[""].sessions_total;
-  }
+  s.rid = rid;
+  s.client_key = accepted->client_public;
+  s.user = user;
+  accepted->keys.erase();
+  s.response = envelope::build_response_payload(framer_, accepted->response_payload, rng_);
+  ++stats_.sessions_encrypted;
+  ++retired_users_[s.user].sessions_total;
+  by_rid_.emplace(rid, &s);
   sessions_.emplace(id, std::move(owned));
   half_open_.emplace(key, &s);
   ++per_host_[peer];
@@ -376,6 +308,34 @@ void ServerEndpoint::on_initiation(const PeerAddr& peer, ByteView datagram, Byte
   reschedule(s);
   events_.push({ServerEventKind::SessionOpened, id, 0, {}});
   queue_response(peer, s.response);
+}
+
+// The policy's decision on `info`, its notes counted; false = dropped (counted).
+bool ServerEndpoint::policy_admits(const InitiationInfo& info) {
+  const PolicyDecision d = policy_->decide(info);
+  for (std::size_t r = kAuthDropReasonCount; r < kAuthReasonCount; ++r) {
+    if (d.has_note(static_cast<AuthReason>(r))) ++stats_.auth[r];
+  }
+  if (d.verdict == PolicyVerdict::drop) {
+    ++stats_.drop_policy;
+    ++stats_.auth[index(d.reason)];
+    return false;
+  }
+  return true;
+}
+
+// Room for one more session of `peer` (else counted as drop_cap_total / drop_cap_host).
+bool ServerEndpoint::within_caps(const PeerAddr& peer) {
+  if (sessions_.size() >= cfg_.max_sessions) {
+    ++stats_.drop_cap_total;
+    return false;
+  }
+  const auto host = per_host_.find(peer);
+  if (host != per_host_.end() && host->second >= cfg_.max_sessions_per_host) {
+    ++stats_.drop_cap_host;
+    return false;
+  }
+  return true;
 }
 
 // Unique among the plain sessions, so a plain session can be found by conv alone when its
@@ -399,6 +359,7 @@ void ServerEndpoint::queue_response(const PeerAddr& peer, ByteView response) {
   responses_.commit(response.size());
   response_peers_.push_back(peer);
   ++stats_.datagrams_out;
+  ++stats_.responses_out;
   stats_.bytes_out += response.size();
   stats_.response_bytes += response.size();
 }
@@ -508,6 +469,7 @@ void ServerEndpoint::remove(Session& s, std::error_code reason) {
   } else {
     by_key_.erase(SessionKey{s.peer, s.conv});
     by_conv_.erase(s.conv);
+    retire_conv(s);
   }
   if (s.half_open) half_open_.erase(InitKey{s.peer, s.init_digest});
   if (auto host = per_host_.find(s.peer); host != per_host_.end() && --host->second == 0) {

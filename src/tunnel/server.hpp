@@ -1,8 +1,11 @@
 // The server side (proxy-server role, PROTOCOL.md 4.2, 4.3, 5.5, 6.6): one endpoint on one
 // UDP socket (IPv4 and IPv6 peers alike), sessions keyed by (source address, conv), silence
-// towards everything that does not classify or route. Pure (STYLE.md 1): the shell passes
-// datagrams with their source PeerAddr, `now` and an Rng&, and sends what transmit() holds.
-// Lifecycle, caps, timers and drop reasons: docs/tunnel.md.
+// towards everything that does not classify or route. A plain Initiation creates no state: its
+// Response carries a conv MAC'd over the source address (plain_conv.hpp), the first transport
+// datagram whose conv verifies creates the session, and what Responses can reflect is bounded
+// (response_budget.hpp). Pure (STYLE.md 1): the shell passes datagrams with their source
+// PeerAddr, `now` and an Rng&, and sends what transmit() holds. Lifecycle, caps, timers and
+// drop reasons: docs/tunnel.md.
 #pragma once
 
 #include <array>
@@ -25,11 +28,15 @@
 #include "core/time.hpp"
 #include "obf/framer.hpp"
 #include "envelope/secure_handshake.hpp"
+#include "envelope/transport.hpp"
 #include "tunnel/auth_config.hpp"
+#include "tunnel/bounded_table.hpp"
 #include "tunnel/errors.hpp"
 #include "tunnel/event_queue.hpp"
 #include "tunnel/link.hpp"
 #include "tunnel/peer_addr.hpp"
+#include "tunnel/plain_conv.hpp"
+#include "tunnel/response_budget.hpp"
 
 namespace paniq::tunnel {
 
@@ -39,20 +46,26 @@ struct ServerConfig {
   // (kcp.idle_timeout; 0 in the profile -> 120 s, the reference's fixed value). Strictly
   // greater than, as the reference.
   std::uint32_t idle_timeout_ms = 120'000;
-  // A session that never received transport after its Response is removed after this long.
-  // Rust clients send transport at once; ours too (the stream open that triggered the
-  // handshake), and keepalive NOPs every 20 s otherwise, so it must stay above the client
-  // keepalive.
+  // How long a client may wait between the Response and its first transport datagram.
+  // Encrypted sessions (created by their Initiation) are removed when no transport came within
+  // this long. Plain sessions are created by that first datagram: the conv of a plain Response
+  // verifies for one to two of these periods (the conv's time bucket, plain_conv.hpp). Rust
+  // clients send transport at once; ours too (the stream open that triggered the handshake),
+  // and keepalive NOPs every 20 s otherwise, so it must stay above the client keepalive.
   std::uint32_t half_open_timeout_ms = 30'000;
-  // Caps, enforced silently (the Initiation is dropped and counted): sessions in total, and
-  // sessions whose peers share one IP address (any port: a NAT, or one prober cycling ports).
+  // Caps, enforced silently (the Initiation, or the transport datagram that would create a
+  // plain session, is dropped and counted): sessions in total, and sessions whose peers share
+  // one IP address (any port: a NAT, or one prober cycling ports).
   std::uint32_t max_sessions = 4096;
   std::uint32_t max_sessions_per_host = 64;
-  // A byte-identical Initiation re-sent while its session is half-open is answered with the
+  // A byte-identical Initiation re-sent before its session has transport is answered with the
   // same Response at most this many times (a legitimate client re-sends handshake_attempts - 1
   // times); further copies are dropped (counted as drop_repeat_limit), bounding what a
   // spoofed replay can reflect towards the session's address.
   std::uint32_t max_response_repeats = 8;
+  // What plain Responses may reflect: per source IP, per /24 or /64, in total (docs/tunnel.md
+  // "Reflection budget"). Encrypted Responses (a valid MAC1 and Noise message) are not counted.
+  ResponseBudgetConfig response_budget;
   // Handshake authentication, replay and rate limiting (issue #6, docs/auth.md). The default
   // accepts every Initiation, as the reference does; server_config_from_profile fills it from
   // the profile. Used when the endpoint is built without an explicit InitiationPolicy.
@@ -98,8 +111,9 @@ struct UserStats {
 
 // ---- Initiation policy (authentication, replay, rate limit: issue #6) ----------------------
 
-// A classified Initiation that is about to create a session (retransmissions of the Initiation
-// that created a still half-open session are answered before the policy is asked).
+// A classified Initiation about to be answered (an encrypted one: about to create its session;
+// a plain one: about to get a Response whose conv lets its first transport create the
+// session). Retransmissions of an answered Initiation are answered before the policy is asked.
 struct InitiationInfo {
   const PeerAddr& peer;
   ByteView datagram;  // the whole datagram
@@ -144,8 +158,10 @@ class InitiationPolicy {
   virtual PolicyDecision decide(const InitiationInfo& info) {
     return PolicyDecision{check(info), AuthReason::policy, 0};
   }
-  // The Initiation that decide() just accepted created a session (the caps may still drop an
-  // accepted one: then this is not called). Commit per-handshake state here.
+  // The Initiation that decide() just accepted is answered: an encrypted one created its
+  // session, a plain one gets its Response (the caps, the reflection budget or a failed Noise
+  // message may still drop an accepted one: then this is not called). Commit per-handshake
+  // state here (the replay cache, consumed signatures): the Initiation is not seen again.
   virtual void accepted(const InitiationInfo& /*info*/) {}
   // A datagram from `peer` that classified as nothing (junk, signatures, probes).
   virtual void observe_unclassified(const PeerAddr& /*peer*/, ByteView /*datagram*/,
@@ -187,15 +203,21 @@ struct ServerTransmit {
   ByteView data;
 };
 
-// Every datagram received is counted once under datagrams_in and, unless it reached a session
-// (routed), under exactly one drop_* counter or as an answered Initiation.
+// Every datagram received is counted once under datagrams_in and then under exactly one of:
+// routed (reached a session, also the datagram that created a plain session), a drop_* counter
+// other than drop_backlog, initiation_repeats, initiations_answered (plain) or
+// sessions_encrypted (an encrypted Initiation that created its session). drop_backlog counts
+// Responses not queued (their Initiation is counted as answered or repeated).
 struct ServerStats {
   std::uint64_t datagrams_in = 0, bytes_in = 0;
   std::uint64_t datagrams_out = 0, bytes_out = 0;  // Responses + transport, when built
   std::uint64_t response_bytes = 0;                 // of which Responses (plain and encrypted
                                                     // ones differ in size)
+  std::uint64_t responses_out = 0;                  // Responses queued (datagrams)
   std::uint64_t routed = 0;                 // transport fed to a session
-  std::uint64_t sessions_created = 0;
+  std::uint64_t sessions_created = 0;       // plain (lazy) and encrypted
+  std::uint64_t initiations_answered = 0;   // plain Initiations answered, no state kept
+  std::uint64_t sessions_lazy_created = 0;  // plain sessions created by their first transport
   std::uint64_t sessions_packing = 0;       // created with segment packing (capability tag)
   std::uint64_t sessions_closed = 0;
   std::uint64_t initiation_repeats = 0;     // identical Initiation re-answered, no new state
@@ -210,6 +232,9 @@ struct ServerStats {
   std::uint64_t drop_kcp_rejected = 0;      // the session's KCP refused the segments
   std::uint64_t drop_backlog = 0;           // a Response not queued: 1 MiB of Responses unsent
   std::uint64_t drop_repeat_limit = 0;      // identical Initiation past max_response_repeats
+  std::uint64_t drop_response_budget = 0;   // plain Response over a reflection budget
+  std::uint64_t drop_conv_busy = 0;         // every conv of the source's bucket names a live
+                                            // or recently closed session (PlainConv)
   std::uint64_t drop_transport_replay = 0;  // transport counter replayed or too old (Link)
   // Encrypted mode and roaming.
   std::uint64_t sessions_encrypted = 0;     // created in encrypted mode
@@ -237,9 +262,11 @@ class ServerEndpoint {
   ServerEndpoint& operator=(const ServerEndpoint&) = delete;
 
   // One datagram from `peer`. Classify (first match / strict per the framer); Transport ->
-  // the session (peer, conv of the first segment) or silence; Initiation -> repeat answer,
-  // policy, caps, then a new session and its Response; everything else silence. Responses
-  // are queued at once; session datagrams after flush(). No allocation on the transport path.
+  // the session (peer, conv of the first segment), a new plain session when that conv
+  // verifies for `peer`, or silence; Initiation -> repeat answer, policy, caps, then (plain) a
+  // Response within the reflection budget and no state, or (encrypted) a new session and its
+  // Response; everything else silence. Responses are queued at once; session datagrams after
+  // flush(). No allocation on the transport path of an existing session.
   void handle_datagram(const PeerAddr& peer, ByteView datagram, TimeMs now);
   // The same with the server's wall clock (Unix time), which the policy needs for the skew
   // checks (skew_soft/hard_seconds). The shell should always use this one; without a wall
@@ -287,6 +314,11 @@ class ServerEndpoint {
   const ServerConfig& config() const { return cfg_; }
   InitiationPolicy& policy() { return *policy_; }
   const InitiationPolicy& policy() const { return *policy_; }
+  const ResponseBudget& response_budget() const { return budget_; }
+  // Plain Initiations remembered for their retransmissions (bounded), and convs of closed
+  // plain sessions that would still verify (bounded).
+  std::size_t answered_size() const { return answered_.size(); }
+  std::size_t retired_size() const { return retired_.size(); }
 
  private:
   struct Session;
@@ -310,6 +342,19 @@ class ServerEndpoint {
   struct HostHash {
     std::size_t operator()(const PeerAddr& p) const { return p.host_hash(); }
   };
+  // A plain Initiation answered recently: its retransmissions get the same Response.
+  struct Answered {
+    std::uint32_t conv = 0;
+    std::uint32_t repeats = 0;
+    TimeMs valid_until = 0;  // the conv's end (PlainConv::valid_until)
+    bool packing = false;    // the Initiation carried the capability tag
+  };
+  struct SeededInitHash {
+    std::uint64_t operator()(const InitKey& k, std::uint64_t seed) const;
+  };
+  struct SeededSessionHash {
+    std::uint64_t operator()(const SessionKey& k, std::uint64_t seed) const;
+  };
   struct HostEq {
     bool operator()(const PeerAddr& a, const PeerAddr& b) const { return a.same_host(b); }
   };
@@ -322,6 +367,19 @@ class ServerEndpoint {
   void accepted_transport(Session& s, TimeMs now);
   void on_initiation(const PeerAddr& peer, ByteView datagram, ByteView payload, TimeMs now,
                      std::optional<WallTime> wall);
+  // server_plain.cpp: the stateless plain handshake.
+  void on_plain_initiation(const InitKey& key, ByteView datagram, ByteView payload, TimeMs now,
+                           std::optional<WallTime> wall);
+  bool policy_admits(const InitiationInfo& info);
+  bool answer_repeat(const InitKey& key, TimeMs now);
+  bool retired(const PeerAddr& peer, std::uint32_t conv, TimeMs now) const;
+  bool within_caps(const PeerAddr& peer);
+  bool within_budget(const PeerAddr& peer, TimeMs now);
+  std::optional<std::uint32_t> pick_plain_conv(const PeerAddr& peer, bool packing, TimeMs now);
+  void queue_plain_response(const InitKey& key, std::uint32_t conv);
+  void create_plain_session(const PeerAddr& peer, std::uint32_t conv,
+                            const envelope::TransportView& v, TimeMs now);
+  void retire_conv(const Session& s);
   void dispatch(const PeerAddr& peer, ByteView datagram, std::optional<WallTime> wall);
   std::uint32_t fresh_conv(const PeerAddr& peer);
   void queue_response(const PeerAddr& peer, ByteView response);
@@ -347,7 +405,11 @@ class ServerEndpoint {
   std::optional<envelope::SecureServerParams> secure_;
   std::shared_ptr<const UserTable> users_;
   std::map<std::string, UserStats> retired_users_;
-  std::unordered_map<InitKey, Session*, InitKeyHash> half_open_;
+  std::unordered_map<InitKey, Session*, InitKeyHash> half_open_;  // encrypted sessions
+  PlainConv plain_conv_;
+  ResponseBudget budget_;
+  BoundedLru<InitKey, Answered, SeededInitHash> answered_;
+  BoundedLru<SessionKey, TimeMs, SeededSessionHash> retired_;  // value: when it stops verifying
   std::unordered_map<PeerAddr, std::uint32_t, HostHash, HostEq> per_host_;
   TimerSet timers_;
   std::vector<Session*> dirty_;     // touched since the last flush
@@ -355,6 +417,7 @@ class ServerEndpoint {
   std::vector<ServerSessionId> due_;  // sessions whose timer fired (reused)
   std::vector<Session*> tx_order_;  // sessions with datagrams in transmit(), in order
   std::vector<PeerAddr> response_peers_;  // peer of each queued Response, from resp_head_
+  Bytes response_buf_;                    // a plain Response being built (reused)
   std::size_t resp_head_ = 0;
   DatagramQueue responses_;
   std::vector<ServerTransmit> tx_;

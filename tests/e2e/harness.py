@@ -161,6 +161,36 @@ class Process:
                                    f"{self.read_log()[-3000:]}")
             time.sleep(0.02)
 
+    def log_mark(self):
+        """The log's length now: pass it as wait_log's `start` to wait for lines after it."""
+        return len(self.read_log())
+
+    def wait_last(self, pattern, want, timeout=START_TIMEOUT):
+        """Waits until the LAST match of regex `pattern` (one group) in the log has group(1) ==
+        str(want): a state the daemon logs on every change (e.g. socks5d's "(N being served)").
+        Returns the seconds waited; raises RuntimeError after `timeout` s or when the process
+        exits first."""
+        rx = re.compile(pattern)
+        t0 = time.monotonic()
+        while True:
+            found = rx.findall(self.read_log())
+            if found and found[-1] == str(want):
+                return time.monotonic() - t0
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"{self.name}: last /{pattern}/ is {found[-1] if found else None!r}, "
+                                   f"not {want!r}, after {timeout} s:\n{self.read_log()[-3000:]}")
+            time.sleep(0.02)
+
+    def wait_served(self, n, timeout=10.0):
+        """socks5d (log_level debug): waits until it serves exactly `n` SOCKS connections, by its
+        "connection accepted / closed (N being served)" lines (0 also before the first one)."""
+        rx = re.compile(r"\((\d+) being served\)")
+        if n == 0 and not rx.search(self.read_log()):
+            return 0.0
+        return self.wait_last(rx.pattern, n, timeout)
+
     def alive(self):
         return self.proc.poll() is None
 
@@ -324,6 +354,29 @@ class Harness:
 
     def prog(self, name):
         return os.path.join(self.bins, name)
+
+    # control socket -----------------------------------------------------------------------------
+
+    def ctl_stats(self, sock):
+        """A daemon's counters over its control socket (`paniq-ctl stats -s sock`), as a dict."""
+        r = subprocess.run([self.prog("paniq-ctl"), "stats", "-s", sock], capture_output=True,
+                           text=True, timeout=20)
+        if r.returncode != 0:
+            raise RuntimeError(f"paniq-ctl stats -s {sock} failed ({r.returncode}): {r.stderr.strip()}")
+        return json.loads(r.stdout)
+
+    def wait_stats(self, sock, pred, timeout=10.0, what="the condition"):
+        """Polls the control socket until pred(stats) holds; returns the stats. Raises
+        RuntimeError with the last stats after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.ctl_stats(sock)
+            if pred(st):
+                return st
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"control socket {sock}: {what} not reached within {timeout} s: "
+                                   f"{json.dumps(st)}")
+            time.sleep(0.05)
 
     # nginx --------------------------------------------------------------------------------------
 

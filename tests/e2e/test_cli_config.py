@@ -5,11 +5,13 @@
     the asked width with distinct most significant bytes inside [min, max], its errors, and a
     profile whose h1..h4 come from it carrying a tunnel;
   * proxy-server max_connections: with 2, two CONNECTs held open through socks5d to a target
-    that never answers, the third gets SOCKS reply 01 at once; after one closes, a new one is
-    served;
+    that never answers, the third gets SOCKS reply 01 at once (and is logged); after one closes
+    (its control socket's active_connections back to 1), a new one is served, and the held
+    target's next connection is its third: the refused stream was never dialled;
   * socks5d config file: credentials (no-auth refused, the configured pair accepted),
     max_connections (the third connection closed at once, served again once the others are
-    gone), accept_timeout (a silent client closed after ~1 s);
+    gone: waits on socks5d's "(N being served)" debug lines), accept_timeout (a silent client
+    closed after ~1 s);
   * errors: an unknown flag (exit 2, one line), a missing profile, a bad profile field, a bad
     config value (exit 1 naming the path / field), UDP and TCP ports in use (exit 1), a missing
     config file (defaults); --help and --version of the three programs (exit 0).
@@ -182,13 +184,15 @@ def connect_via(socks_port, target_port):
     return socks_open(socks_port, 1, atyp_ipv4("127.0.0.1"), target_port, timeout=15)
 
 
-def proxy_limit_checks(h, socks_port, origin, held):
+def proxy_limit_checks(h, server, socks_port, origin, held):
+    """proxy-server max_connections=2 (server.control: its control socket)."""
     held_socks = []
     for i in range(2):
         s, reply = connect_via(socks_port, held.port)
         held_socks.append(s)
         h.check(f"proxy max_connections=2: CONNECT {i + 1} to a held target succeeds",
                 reply[:2] == b"\x05\x00", reply.hex())
+    mark = server.log_mark()
     t = time.monotonic()
     s, reply = connect_via(socks_port, held.port)
     took = time.monotonic() - t
@@ -196,23 +200,28 @@ def proxy_limit_checks(h, socks_port, origin, held):
         h.check("proxy max_connections=2: the third CONNECT gets 05 01 at once, then a close",
                 reply[:2] == b"\x05\x01" and took < 2.0 and closed_by_peer(s, 3),
                 f"reply={reply.hex()} {took:.2f}s")
-    time.sleep(0.3)  # an accept the refused stream might have caused would show by now
-    h.check("proxy max_connections=2: the refused stream was never dialled",
-            held.accepted == 2, f"held target accepted {held.accepted}")
+    h.check("proxy max_connections=2: proxy-server logged the refusal",
+            "max_connections (2) reached: refusing stream" in server.read_log()[mark:])
     held_socks.pop(0).close()
-    ok, tries, reply, body = False, 0, b"", b""
+    # The close has to cross the tunnel: wait until proxy-server serves one stream only.
+    st = h.wait_stats(server.control, lambda st: st["active_connections"] == 1,
+                      what="active_connections == 1")
+    s, reply = connect_via(socks_port, origin.port)
+    with s:
+        body = http_get(s, "small.txt")[1] if reply[:2] == b"\x05\x00" else b""
+    h.check("proxy max_connections=2: after one closes (active_connections 1), a new CONNECT is served",
+            body == b"ok\n", f"reply {reply.hex()}, stats active {st['active_connections']}")
+    h.wait_stats(server.control, lambda st: st["active_connections"] == 1, what="active_connections == 1")
+    # A CONNECT to the held target now: the target accepts in arrival order, so when this one is
+    # its third connection, the refused stream above was never dialled.
+    s, reply = connect_via(socks_port, held.port)
+    held_socks.append(s)
     deadline = time.monotonic() + 5
-    while not ok and time.monotonic() < deadline:  # the close has to cross the tunnel first
-        tries += 1
-        s, reply = connect_via(socks_port, origin.port)
-        with s:
-            if reply[:2] == b"\x05\x00":
-                _, body = http_get(s, "small.txt")
-                ok = body == b"ok\n"
-        if not ok:
-            time.sleep(0.1)
-    h.check("proxy max_connections=2: after one closes, a new CONNECT is served", ok,
-            f"{tries} tries, last reply {reply.hex()}")
+    while held.accepted < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    h.check("proxy max_connections=2: the refused stream was never dialled (the next one is the "
+            "held target's third connection)", reply[:2] == b"\x05\x00" and held.accepted == 3,
+            f"reply {reply.hex()}, held target accepted {held.accepted}")
     for s in held_socks:
         s.close()
 
@@ -252,31 +261,32 @@ def socks5d_config_checks(h, profile, origin):
         h.check("config credentials: a wrong password is rejected",
                 status[:1] == b"\x01" and status[1:2] != b"\x00", status.hex())
 
-    time.sleep(0.2)  # the connections above are released
+    # log_level debug: socks5d logs "(N being served)" at every accept and close.
+    d.wait_served(0)  # the connections above are released
     idle = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(2)]
     t_idle = time.monotonic()
-    time.sleep(0.2)
+    d.wait_served(2)
+    mark = d.log_mark()
     t = time.monotonic()
     with socket.create_connection(("127.0.0.1", d.port), timeout=5) as third:
         closed = closed_by_peer(third, 0.6)
     took = time.monotonic() - t
+    logged = "max_connections (2) reached: closing connection" in d.read_log()[mark:]
     h.check("socks5d max_connections=2: a third connection is closed at once (before "
-            "accept_timeout)", closed and took < 0.6, f"{took:.2f}s")
+            "accept_timeout), logged", closed and took < 0.6 and logged, f"{took:.2f}s logged={logged}")
     closed = closed_by_peer(idle[0], 5)
     waited = time.monotonic() - t_idle
     h.check("accept_timeout 1s: a silent client is closed after ~1 s", closed and 0.5 <= waited < 3,
             f"{waited:.2f}s after connecting")
     for c in idle:
         c.close()
-    served = False
-    deadline = time.monotonic() + 3
-    while not served and time.monotonic() < deadline:
-        with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
-            s.sendall(b"\x05\x01\x02")
-            try:
-                served = recv_exact(s, 2) == b"\x05\x02"
-            except (OSError, ConnectionError):
-                time.sleep(0.1)
+    d.wait_served(0)
+    with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+        s.sendall(b"\x05\x01\x02")
+        try:
+            served = recv_exact(s, 2) == b"\x05\x02"
+        except (OSError, ConnectionError):
+            served = False
     h.check("socks5d max_connections=2: connections are served again once the others are gone", served)
     h.check("socks5d-config exits 0 on SIGTERM", d.stop() == 0, f"rc={d.returncode}")
 
@@ -356,8 +366,10 @@ def main():
             ranges = headergen_checks(h)
             if ranges:
                 headergen_tunnel_check(h, ranges, origin, digest)
-            server, client = h.start_tunnel(server_config={"max_connections": 2})
-            proxy_limit_checks(h, client.port, origin, held)
+            server, client = h.start_tunnel(server_config={"max_connections": 2,
+                                                           "control_socket": h.path("proxy.sock")})
+            server.control = h.path("proxy.sock")
+            proxy_limit_checks(h, server, client.port, origin, held)
             socks5d_config_checks(h, h.profile, origin)
             cli_error_checks(h, h.profile, server, client)
             h.check("both daemons still running", server.alive() and client.alive())

@@ -97,17 +97,26 @@ def auth_checks(h, profile, origin):
     h.check("auth: curl with --proxy-user", rc == 0, err)
 
     # Credentials from the daemon config file (used when -u/-a are absent).
+    # log_level debug: socks5d logs "(N being served)" at every accept and close, which the
+    # max_connections check below waits on.
     cfgd = h.start_socks5d(profile, name="socks5d-cfgauth",
-                           config={"username": "bob", "password": "pw", "max_connections": 2})
+                           config={"username": "bob", "password": "pw", "max_connections": 2,
+                                   "log_level": "debug"})
     s, reply = socks_open(cfgd.port, 1, *target, auth=(b"bob", b"pw"))
     with s:
         ok = reply[:2] == b"\x05\x00" and http_get(s, "small.txt")[1] == b"ok\n"
     h.check("auth: username/password from the config file", ok, reply.hex())
-    # max_connections = 2: two idle connections, the third is closed at once.
+    # max_connections = 2: two idle connections (served: socks5d logged them), the third is
+    # closed at once.
+    cfgd.wait_served(0)  # the request above is over
     idle = [socket.create_connection(("127.0.0.1", cfgd.port), timeout=5) for _ in range(2)]
-    time.sleep(0.2)
+    cfgd.wait_served(2)
+    mark = cfgd.log_mark()
     with socket.create_connection(("127.0.0.1", cfgd.port), timeout=5) as third:
-        h.check("max_connections=2: a third connection is closed at once", closed_by_peer(third, 2))
+        closed = closed_by_peer(third, 2)
+    logged = "max_connections (2) reached: closing connection" in cfgd.read_log()[mark:]
+    h.check("max_connections=2: a third connection is closed at once (and logged)", closed and logged,
+            f"closed={closed} logged={logged}")
     for c in idle:
         c.close()
 

@@ -9,8 +9,13 @@
 //       categories below at R per second, then W ms of listening on B. Reports what B received
 //       (a server that keeps silent towards probers: 0) and the count per category.
 //   paniq-probe flood     --profile P --server IP:PORT [--bind IP] --rate R --seconds T
+//                         [--sources N]
 //       Header-valid Initiations at R per second for T seconds (MAC1-valid with a garbage
 //       encrypted timestamp when the profile has a server key, else empty Rust-style ones).
+//       With --sources N: from N distinct source addresses in 127.1.0.0 - 127.255.255.254
+//       (seeded, spread over the /24s), round robin, all on one port (one socket bound to
+//       0.0.0.0, the source set per datagram with IP_PKTINFO; loopback only); what comes back is
+//       counted per destination address.
 //   paniq-probe handshake --profile P --server IP:PORT [--bind IP] [--timeout-ms MS]
 //       One handshake (preamble, ONE Initiation); exit 0 and the elapsed time when a valid
 //       Response (classified, conv parsed) arrives within MS of the Initiation, else exit 1.
@@ -25,6 +30,8 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
+#include <unordered_set>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -160,6 +167,112 @@ class UdpSocket {
   }
   int fd_ = -1;
 };
+
+// An unconnected UDP socket on 0.0.0.0:ephemeral that sends each datagram from a chosen local
+// source address (IP_PKTINFO's ipi_spec_dst: any 127.x.y.z is local on Linux's lo) and tells,
+// for what it receives, which of those addresses it was sent to.
+class SpoofSocket {
+ public:
+  explicit SpoofSocket(const sockaddr_in& server) : server_(server) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) fail("socket");
+    const int buf = 8 << 20, on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    if (::setsockopt(fd_, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0) fail("IP_PKTINFO");
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&any), sizeof any) != 0) fail("bind");
+  }
+  ~SpoofSocket() { ::close(fd_); }
+  SpoofSocket(const SpoofSocket&) = delete;
+  SpoofSocket& operator=(const SpoofSocket&) = delete;
+
+  // Datagram i from sources[i] (network order), up to 64 in one sendmmsg; how many left.
+  std::size_t send_batch(std::span<const Bytes> ds, std::span<const in_addr> sources) {
+    constexpr std::size_t kMax = 64;
+    std::array<mmsghdr, kMax> msgs{};
+    std::array<iovec, kMax> iov{};
+    alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(in_pktinfo))>, kMax> ctl{};
+    const std::size_t n = std::min({ds.size(), sources.size(), kMax});
+    for (std::size_t i = 0; i < n; ++i) {
+      iov[i].iov_base = const_cast<std::uint8_t*>(ds[i].data());
+      iov[i].iov_len = ds[i].size();
+      msghdr& h = msgs[i].msg_hdr;
+      h.msg_name = &server_;
+      h.msg_namelen = sizeof server_;
+      h.msg_iov = &iov[i];
+      h.msg_iovlen = 1;
+      h.msg_control = ctl[i].data();
+      h.msg_controllen = ctl[i].size();
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+      in_pktinfo pi{};
+      pi.ipi_spec_dst = sources[i];
+      std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    }
+    const int r = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
+    return r > 0 ? static_cast<std::size_t>(r) : 0;
+  }
+
+  // One datagram from the server within `timeout_ms`: its size and the local address it was
+  // sent to (network order); nullopt when none.
+  std::optional<std::pair<std::size_t, std::uint32_t>> receive(MutByteView buf, int timeout_ms) {
+    for (;;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, std::max(0, timeout_ms)) <= 0) return std::nullopt;
+      sockaddr_in from{};
+      iovec iov{buf.data(), buf.size()};
+      alignas(cmsghdr) std::array<char, 256> ctl{};
+      msghdr h{};
+      h.msg_name = &from;
+      h.msg_namelen = sizeof from;
+      h.msg_iov = &iov;
+      h.msg_iovlen = 1;
+      h.msg_control = ctl.data();
+      h.msg_controllen = ctl.size();
+      const ssize_t n = ::recvmsg(fd_, &h, MSG_DONTWAIT);
+      if (n < 0) return std::nullopt;
+      if (from.sin_addr.s_addr != server_.sin_addr.s_addr || from.sin_port != server_.sin_port) {
+        continue;  // not the server's
+      }
+      std::uint32_t to = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+          in_pktinfo pi{};
+          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+          to = pi.ipi_addr.s_addr;
+        }
+      }
+      return std::make_pair(static_cast<std::size_t>(n), to);
+    }
+  }
+
+ private:
+  [[noreturn]] static void fail(const char* what) {
+    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+  }
+  int fd_ = -1;
+  sockaddr_in server_;
+};
+
+// `n` distinct addresses in 127.1.0.0 - 127.255.255.254 (last byte 1..254), seeded.
+std::vector<in_addr> spoofed_sources(std::size_t n, Rng& rng) {
+  std::set<std::uint32_t> seen;
+  std::vector<in_addr> out;
+  while (out.size() < n) {
+    const std::uint32_t host = (127u << 24) | (static_cast<std::uint32_t>(rng.uniform(1, 255)) << 16) |
+                               (static_cast<std::uint32_t>(rng.uniform(0, 255)) << 8) |
+                               static_cast<std::uint32_t>(rng.uniform(1, 254));
+    if (!seen.insert(host).second) continue;
+    in_addr a{};
+    a.s_addr = htonl(host);
+    out.push_back(a);
+  }
+  return out;
+}
 
 // Sleeps until `sent` keeps up with `rate` per second since t0 (bounded naps).
 void pace(Clock::time_point t0, std::uint64_t sent, double rate) {
@@ -420,9 +533,19 @@ int run_hostile(const Context& ctx, std::uint64_t count, std::uint64_t seed, dou
 
 // ---- flood ----------------------------------------------------------------------------------
 
-int run_flood(const Context& ctx, std::uint64_t seed, double rate, double seconds) {
+int run_flood(const Context& ctx, std::uint64_t seed, double rate, double seconds,
+              std::size_t sources) {
   SeededRng rng(seed);
-  UdpSocket s(ctx.bind, ctx.server);
+  // One source: a socket bound to --bind. Several: spoofed loopback sources on one socket.
+  std::optional<UdpSocket> s;
+  std::optional<SpoofSocket> spoof;
+  std::vector<in_addr> from;
+  if (sources == 0) {
+    s.emplace(ctx.bind, ctx.server);
+  } else {
+    spoof.emplace(ctx.server);
+    from = spoofed_sources(sources, rng);
+  }
   // With a server key: a pool of distinct MAC1-valid Initiations with garbage timestamps, sent
   // round robin (none is ever accepted, so none enters the replay cache or is answered as a
   // retransmission: each costs the server a MAC1 check and a token). Without a key: a fresh
@@ -439,10 +562,28 @@ int run_flood(const Context& ctx, std::uint64_t seed, double rate, double second
   }
   const std::size_t init_len = ctx.framer.prefix_len(obf::MessageType::Initiation);
   const std::uint64_t total = static_cast<std::uint64_t>(rate * seconds);
-  std::uint64_t sent = 0, errors = 0, answers = 0;
+  std::uint64_t sent = 0, errors = 0, answers = 0, answer_bytes = 0;
+  std::unordered_set<std::uint32_t> answered;  // spoofed sources that got something
   Bytes buf(kMaxDatagram);
+  const auto drain = [&](int timeout_ms) {
+    for (;;) {
+      if (spoof) {
+        const auto r = spoof->receive(buf, timeout_ms);
+        if (!r) return;
+        answer_bytes += r->first;
+        answered.insert(r->second);
+      } else {
+        const auto n = s->receive(buf, timeout_ms);
+        if (!n) return;
+        answer_bytes += *n;
+      }
+      ++answers;
+      timeout_ms = 0;
+    }
+  };
   constexpr std::size_t kBurst = 32;
   std::array<Bytes, kBurst> burst;
+  std::array<in_addr, kBurst> burst_from{};
   const auto t0 = Clock::now();
   const auto limit = t0 + std::chrono::duration<double>(seconds + 2.0);  // never runs long
   while (sent < total && Clock::now() < limit) {
@@ -454,22 +595,28 @@ int run_flood(const Context& ctx, std::uint64_t seed, double rate, double second
         burst[k].resize(init_len);
         ctx.framer.write_prefix(obf::MessageType::Initiation, rng, burst[k]);
       }
+      if (spoof) burst_from[k] = from[(sent + k) % from.size()];
     }
-    const std::size_t done = s.send_batch(std::span<const Bytes>(burst.data(), n));
+    const std::span<const Bytes> batch(burst.data(), n);
+    const std::size_t done =
+        spoof ? spoof->send_batch(batch, std::span<const in_addr>(burst_from.data(), n)) : s->send_batch(batch);
     if (done == 0) ++errors;
     sent += done == 0 ? n : done;  // a failed batch is lost, not retried
-    while (s.receive(buf, 0)) ++answers;
+    drain(0);
     pace(t0, sent, rate);
   }
   const double took = seconds_since(t0);
-  while (s.receive(buf, 50)) ++answers;
+  drain(200);
   nlohmann::ordered_json out{{"command", "flood"},
                              {"authenticated", ctx.server_public.has_value()},
+                             {"sources", sources == 0 ? 1 : sources},
                              {"sent", sent},
                              {"seconds", took},
                              {"rate", took > 0 ? static_cast<double>(sent) / took : 0.0},
                              {"send_errors", errors},
-                             {"answers", answers}};
+                             {"answers", answers},
+                             {"answer_bytes", answer_bytes}};
+  if (spoof) out["answered_sources"] = answered.size();
   std::cout << out.dump() << std::endl;
   return 0;
 }
@@ -516,6 +663,7 @@ struct Args {
   std::string profile, server, bind = "127.0.0.1";
   std::uint64_t count = 100'000, seed = 1;
   double rate = 20'000, seconds = 4;
+  std::size_t sources = 0;
   int wait_ms = 1000;
   std::uint32_t timeout_ms = 1000;
   CLI::App* hostile = nullptr;
@@ -551,6 +699,11 @@ void add_options(CLI::App& cli, Args& a) {
   a.flood->add_option("--seconds", a.seconds, "duration")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 120.0));
+  a.flood->add_option("--sources", a.sources,
+                      "distinct spoofed source addresses in 127.1.0.0 - 127.255.255.254 "
+                      "(0: just --bind)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1'000'000));
   auto* hs =
       cli.add_subcommand("handshake", "one handshake; exit 0 when the Response arrives in time");
   common(hs);
@@ -577,7 +730,7 @@ int main(int argc, char** argv) {
     const auto ctx = load_context(a.profile, a.server, a.bind);
     if (!ctx) return 2;
     if (a.hostile->parsed()) return run_hostile(*ctx, a.count, a.seed, a.rate, a.wait_ms);
-    if (a.flood->parsed()) return run_flood(*ctx, a.seed, a.rate, a.seconds);
+    if (a.flood->parsed()) return run_flood(*ctx, a.seed, a.rate, a.seconds, a.sources);
     return run_handshake(*ctx, a.seed, a.timeout_ms);
   } catch (const std::exception& e) {
     std::cerr << "paniq-probe: " << e.what() << "\n";

@@ -10,6 +10,7 @@ datagrams on --control (replies are JSON):
   rebind-addr   a new upstream socket on --alt-addr (e.g. 127.0.0.2: Wi-Fi to mobile)
   replay N      sends the N-th recorded client datagram to the server once more, from a third
                 address (--replay-addr): an attacker replaying a captured datagram
+  drop on|off   drop every datagram both ways (a network outage) or stop dropping
   stats         counters and the upstream address in use
 
 --record FILE keeps the first --record-count client->server datagrams (length-prefixed) for the
@@ -53,7 +54,7 @@ def main():
     sel.register(control, selectors.EVENT_READ, "control")
 
     state = {"up": None, "client": None, "rebinds": 0, "up_datagrams": 0, "down_datagrams": 0,
-             "stale_dropped": 0, "replayed": 0}
+             "stale_dropped": 0, "replayed": 0, "dropping": False, "outage_dropped": 0}
     recorded = []
 
     def keep(data):
@@ -90,6 +91,9 @@ def main():
                 data, src = sock.recvfrom(65535)
             except OSError:
                 continue
+            if key.data in ("front", "up") and state["dropping"]:
+                state["outage_dropped"] += 1
+                continue
             if key.data == "front":
                 state["client"] = src
                 state["up_datagrams"] += 1
@@ -116,6 +120,8 @@ def main():
                 elif cmd and cmd[0] == "rebind-addr":
                     new_upstream(args.alt_addr)
                     state["rebinds"] += 1
+                elif cmd and cmd[0] == "drop":
+                    state["dropping"] = len(cmd) > 1 and cmd[1] == "on"
                 elif cmd and cmd[0] == "replay":
                     n = int(cmd[1]) if len(cmd) > 1 else 0
                     if n < len(recorded):

@@ -160,5 +160,74 @@ TEST(Client, InvalidConfigThrows) {
   EXPECT_THROW(Client(cfg, test::framer(test::wire_obf_config()), rng), std::invalid_argument);
 }
 
+// The client never serves a stream the server opens (docs/tunnel.md "Client", as the Rust
+// client): it closes it at once, its application hears nothing of it, and the server sees the
+// stream end while the client's own stream goes on working.
+TEST(Client, RefusesServerOpenedStreams) {
+  sim::LinkParams p;
+  p.delay_ms = 10;
+  test::EndToEnd e(test::client_config(), test::server_config(), test::wire_obf_config(), p, p, 3);
+  std::optional<ServerSessionId> session;
+  std::optional<mux::StreamId> pushed;
+  bool pushed_ended = false;
+  std::string server_got;
+  e.on_server = [&](test::EndToEnd& ee, const ServerEvent& ev) {
+    mux::Session* m = ee.server->mux(ev.session);
+    if (ev.kind == ServerEventKind::StreamOpened && !pushed) {
+      session = ev.session;
+      auto id = m->open_stream(ee.now());
+      ASSERT_TRUE(id);
+      pushed = *id;
+      ASSERT_TRUE(m->write(*id, as_bytes("unsolicited"), ee.now()));
+      return;
+    }
+    if (pushed && ev.stream == *pushed) {
+      std::uint8_t buf[64];
+      auto r = m->read(*pushed, MutByteView(buf, sizeof buf));
+      const bool would_block = !r && r.error().code == mux::make_error_code(mux::Errc::would_block);
+      if (ev.kind == ServerEventKind::StreamClosed || (r && *r == 0) || (!r && !would_block)) {
+        pushed_ended = true;
+      }
+    } else if (ev.kind == ServerEventKind::Readable) {
+      std::uint8_t buf[64];
+      if (auto r = m->read(ev.stream, MutByteView(buf, sizeof buf)); r && *r > 0) {
+        server_got.append(reinterpret_cast<const char*>(buf), *r);
+      }
+    }
+  };
+  (void)e.client.open_stream(e.now(), e.wall());
+  std::optional<mux::StreamId> own;
+  ASSERT_TRUE(e.run_until(
+      [&] {
+        for (const auto& ev : e.client_events) {
+          if (ev.kind == ClientEventKind::StreamReady) own = ev.stream;
+        }
+        return own.has_value();
+      },
+      5000));
+  ASSERT_TRUE(e.run_until([&] { return pushed_ended; }, 5000)) << "the server's stream never ended";
+  ASSERT_TRUE(pushed);
+  EXPECT_EQ(*pushed % 2, 0u) << "server-opened ids are even";
+  // No open reaches the application. (An edge event the mux had queued behind the SYN, e.g.
+  // Readable for the data that came with it, may still name the stream; the shell ignores
+  // edges of streams it does not hold.)
+  for (const auto& ev : e.client_events) {
+    if (ev.stream != *pushed) continue;
+    EXPECT_TRUE(ev.kind == ClientEventKind::Readable || ev.kind == ClientEventKind::Writable ||
+                ev.kind == ClientEventKind::StreamClosed)
+        << "the client application was handed the server's stream: event " << static_cast<int>(ev.kind);
+  }
+  mux::Session* cm = e.client.mux(e.client.current_id());
+  ASSERT_NE(cm, nullptr);
+  EXPECT_FALSE(cm->contains(*pushed)) << "the client keeps no state for it";
+  std::uint8_t buf[16];
+  EXPECT_FALSE(cm->read(*pushed, MutByteView(buf, sizeof buf))) << "its data is not readable";
+  // The client's own stream still works on the same session.
+  ASSERT_TRUE(cm->write(*own, as_bytes("still here"), e.now()));
+  ASSERT_TRUE(e.run_until([&] { return server_got == "still here"; }, 5000)) << server_got;
+  EXPECT_EQ(e.client.current_id(), SessionId{1});
+  EXPECT_EQ(e.client.stats().sessions_died, 0u);
+}
+
 }  // namespace
 }  // namespace paniq::tunnel

@@ -1,4 +1,6 @@
-// ServerEndpoint: keying by (peer, conv), silence, caps, timers, repeated Initiations.
+// ServerEndpoint: keying by (peer, conv), silence, caps, timers, repeated Initiations. Plain
+// sessions are created by their first transport datagram (server_flood_test.cpp covers the
+// stateless handshake itself).
 #include "tunnel/server.hpp"
 
 #include <gtest/gtest.h>
@@ -48,6 +50,16 @@ struct Fixture {
     return *envelope::parse_response_conv(c->payload);
   }
 
+  // Handshake and the first transport datagram from `peer` (which creates the session; its
+  // ACK is consumed); returns the conv.
+  std::uint32_t open(const PeerAddr& peer, TimeMs now) {
+    const std::uint32_t conv = handshake(peer, now);
+    server.handle_datagram(peer, transport(conv), now);
+    server.flush(now);
+    sent();
+    return conv;
+  }
+
   // A client-side transport datagram: one KCP PUSH (sn 0) carrying smux SYN(3).
   Bytes transport(std::uint32_t conv, std::uint32_t sn = 0) {
     Bytes seg(24 + 8);
@@ -77,6 +89,12 @@ TEST(ServerEndpoint, InitiationGetsResponseInTheReferenceLayout) {
   ASSERT_EQ(r.size(), 2u + 4u + 4u);  // random[S2] || u32_LE(200) || u32_LE(conv)
   EXPECT_EQ(get_u32_le(r.data() + 2), 200u);
   const std::uint32_t conv = get_u32_le(r.data() + 6);
+  // No state yet: the session comes with the first transport datagram on that conv.
+  EXPECT_EQ(f.server.session_count(), 0u);
+  EXPECT_FALSE(f.server.poll_event());
+  EXPECT_EQ(f.server.stats().initiations_answered, 1u);
+  EXPECT_EQ(f.server.stats().sessions_created, 0u);
+  f.server.handle_datagram(p, f.transport(conv), 1);
   EXPECT_EQ(f.server.session_count(), 1u);
   auto e = f.server.poll_event();
   ASSERT_TRUE(e);
@@ -84,6 +102,8 @@ TEST(ServerEndpoint, InitiationGetsResponseInTheReferenceLayout) {
   EXPECT_EQ(f.server.conv(e->session), conv);
   EXPECT_EQ(f.server.peer(e->session), p);
   EXPECT_EQ(f.server.stats().sessions_created, 1u);
+  EXPECT_EQ(f.server.stats().sessions_lazy_created, 1u);
+  EXPECT_EQ(f.server.stats().routed, 1u) << "the creating datagram reached its session";
 }
 
 TEST(ServerEndpoint, SessionsKeyedByPeerAndConv) {
@@ -91,10 +111,11 @@ TEST(ServerEndpoint, SessionsKeyedByPeerAndConv) {
   const PeerAddr p1 = test::peer4(1, 5000), p2 = test::peer4(1, 5001);
   const std::uint32_t c1 = f.handshake(p1, 0);
   const std::uint32_t c2 = f.handshake(p2, 0);
-  EXPECT_EQ(f.server.session_count(), 2u);
-  // Each client's transport reaches its own session and opens stream 3 there.
+  EXPECT_NE(c1, c2);
+  // Each client's transport creates its own session and opens stream 3 there.
   f.server.handle_datagram(p1, f.transport(c1), 1);
   f.server.handle_datagram(p2, f.transport(c2), 1);
+  EXPECT_EQ(f.server.session_count(), 2u);
   f.server.flush(1);
   std::set<ServerSessionId> opened_in;
   while (auto e = f.server.poll_event()) {
@@ -143,15 +164,25 @@ TEST(ServerEndpoint, CapsPerHostAndTotalAreSilent) {
   cfg.max_sessions = 5;
   cfg.max_sessions_per_host = 3;
   Fixture f(cfg);
+  // Four ports of one host get Responses (no session exists yet); the fourth port's first
+  // transport finds the host at its cap.
+  std::vector<std::uint32_t> convs;
+  for (std::uint16_t port = 1; port <= 4; ++port) convs.push_back(f.handshake(test::peer4(1, port), 0));
   for (std::uint16_t port = 1; port <= 4; ++port) {
-    f.server.handle_datagram(test::peer4(1, port), f.initiation(), 0);
+    f.server.handle_datagram(test::peer4(1, port), f.transport(convs[port - 1]), 1);
   }
-  EXPECT_EQ(f.sent().size(), 3u);
+  EXPECT_EQ(f.server.session_count(), 3u);
   EXPECT_EQ(f.server.stats().drop_cap_host, 1u);
-  for (std::uint8_t host = 2; host <= 4; ++host) {
-    f.server.handle_datagram(test::peer4(host, 1), f.initiation(), 0);
-  }
-  EXPECT_EQ(f.sent().size(), 2u);
+  f.server.flush(1);
+  f.sent();
+  // With the host at its cap, a fifth port's Initiation is not answered at all.
+  f.server.handle_datagram(test::peer4(1, 5), f.initiation(), 2);
+  EXPECT_TRUE(f.sent().empty());
+  EXPECT_EQ(f.server.stats().drop_cap_host, 2u);
+  f.open(test::peer4(2, 1), 3);
+  f.open(test::peer4(3, 1), 3);
+  f.server.handle_datagram(test::peer4(4, 1), f.initiation(), 3);
+  EXPECT_TRUE(f.sent().empty());
   EXPECT_EQ(f.server.stats().drop_cap_total, 1u);
   EXPECT_EQ(f.server.session_count(), 5u);
   // IPv6 peers count separately from IPv4 ones but share the total.
@@ -173,23 +204,30 @@ TEST(ServerEndpoint, RepeatedInitiationGetsTheSameResponse) {
   ASSERT_EQ(first.size(), 1u);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(first[0].second, again[0].second) << "same Response bytes, same conv";
-  EXPECT_EQ(f.server.session_count(), 1u);
+  EXPECT_EQ(f.server.session_count(), 0u) << "no state for either";
+  EXPECT_EQ(f.server.stats().initiations_answered, 1u);
   EXPECT_EQ(f.server.stats().initiation_repeats, 1u);
-  // The same bytes from another port are another client: a new session.
-  f.server.handle_datagram(test::peer4(1, 7001), init, 600);
-  EXPECT_EQ(f.sent().size(), 1u);
-  EXPECT_EQ(f.server.session_count(), 2u);
-  // Once the session has transport, the same Initiation creates a new session (a new
-  // handshake of a client that lost its state), with a different conv.
   const std::uint32_t conv = get_u32_le(first[0].second.data() + 6);
+  // The same bytes from another port are another client: its own conv.
+  f.server.handle_datagram(test::peer4(1, 7001), init, 600);
+  const auto other = f.sent();
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_NE(get_u32_le(other[0].second.data() + 6), conv);
+  EXPECT_EQ(f.server.stats().initiations_answered, 2u);
+  // Once the session has transport, the same Initiation is a new handshake (a client that
+  // lost its state): a different conv, whose first transport makes a second session.
   f.server.handle_datagram(p, f.transport(conv), 700);
   f.server.flush(700);
   f.sent();
+  EXPECT_EQ(f.server.session_count(), 1u);
   f.server.handle_datagram(p, init, 800);
   const auto third = f.sent();
   ASSERT_EQ(third.size(), 1u);
-  EXPECT_NE(get_u32_le(third[0].second.data() + 6), conv);
-  EXPECT_EQ(f.server.session_count(), 3u);
+  const std::uint32_t conv3 = get_u32_le(third[0].second.data() + 6);
+  EXPECT_NE(conv3, conv);
+  EXPECT_EQ(f.server.stats().initiation_repeats, 1u);
+  f.server.handle_datagram(p, f.transport(conv3), 900);
+  EXPECT_EQ(f.server.session_count(), 2u);
 }
 
 TEST(ServerEndpoint, IdleAndHalfOpenTimeouts) {
@@ -199,9 +237,11 @@ TEST(ServerEndpoint, IdleAndHalfOpenTimeouts) {
   Fixture f(cfg);
   const PeerAddr active = test::peer4(1, 1), silent = test::peer4(1, 2);
   const std::uint32_t conv = f.handshake(active, 0);
-  f.handshake(silent, 0);
+  const std::uint32_t silent_conv = f.handshake(silent, 0);
   f.server.handle_datagram(active, f.transport(conv), 1000);
   f.server.flush(1000);
+  EXPECT_EQ(f.sent().size(), 1u) << "the ACK";
+  EXPECT_EQ(f.server.session_count(), 1u) << "the silent client never made a session";
   std::map<ServerSessionId, std::error_code> closed;
   auto run_to = [&](TimeMs until) {
     while (auto next = f.server.next_timeout()) {
@@ -213,17 +253,20 @@ TEST(ServerEndpoint, IdleAndHalfOpenTimeouts) {
       }
     }
   };
-  run_to(29'999);
-  EXPECT_EQ(f.server.session_count(), 2u);
-  run_to(30'000);
+  // The silent client's conv verifies for one to two half-open timeouts (it was issued in the
+  // first 30 s bucket): its first transport at 60 s is too late.
+  run_to(60'000);
+  f.server.handle_datagram(silent, f.transport(silent_conv), 60'000);
+  f.server.flush(60'000);
+  EXPECT_TRUE(f.sent().empty());
+  EXPECT_EQ(f.server.stats().drop_unknown_session, 1u);
   EXPECT_EQ(f.server.session_count(), 1u);
-  ASSERT_EQ(closed.size(), 1u);
-  EXPECT_EQ(closed.at(2), make_error_code(Errc::half_open_timeout));  // `silent`, session 2
+  EXPECT_TRUE(closed.empty());
   run_to(121'000);  // exactly 120 s after the last datagram: kept (strictly greater)
   EXPECT_EQ(f.server.session_count(), 1u);
   run_to(121'001);
   EXPECT_EQ(f.server.session_count(), 0u);
-  ASSERT_EQ(closed.size(), 2u);
+  ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed.at(1), make_error_code(Errc::idle_timeout));
   // The forgotten conv is now unknown.
   f.server.handle_datagram(active, f.transport(conv, 1), 121'002);
@@ -307,7 +350,7 @@ TEST(ServerEndpoint, GarbageNeverProducesOutput) {
 TEST(ServerEndpoint, CloseSessionAndMuxAccess) {
   Fixture f;
   const PeerAddr p = test::peer4(1, 1);
-  const std::uint32_t conv = f.handshake(p, 0);
+  const std::uint32_t conv = f.open(p, 0);
   const auto ids = f.server.session_ids();
   ASSERT_EQ(ids.size(), 1u);
   ASSERT_NE(f.server.mux(ids[0]), nullptr);
@@ -323,6 +366,14 @@ TEST(ServerEndpoint, CloseSessionAndMuxAccess) {
   EXPECT_EQ(closed->error, make_error_code(Errc::closed));
   f.server.flush(1);
   EXPECT_TRUE(f.sent().empty());
+  // The client's later datagrams carry a conv that still verifies: they must not bring the
+  // closed session back.
+  f.server.handle_datagram(p, f.transport(conv, 1), 2);
+  f.server.flush(2);
+  EXPECT_TRUE(f.sent().empty());
+  EXPECT_EQ(f.server.session_count(), 0u);
+  EXPECT_EQ(f.server.stats().drop_unknown_session, 1u);
+  EXPECT_EQ(f.server.retired_size(), 1u);
 }
 
 // link_totals() sums live sessions and keeps a removed session's final counters.
@@ -418,6 +469,9 @@ TEST(ServerEndpoint, ConfigValidation) {
   EXPECT_FALSE(c.validate());
   c = test::server_config();
   c.link.mux.role = mux::Role::Client;
+  EXPECT_FALSE(c.validate());
+  c = test::server_config();
+  c.response_budget.seen_burst = 0;
   EXPECT_FALSE(c.validate());
   c = test::server_config();
   c.idle_timeout_ms = 0;
