@@ -1,6 +1,7 @@
 #include "app/common.hpp"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -97,6 +98,17 @@ net::awaitable<void> trim_loop(std::function<std::uint64_t()> active) {
 }
 
 }  // namespace
+
+std::uint64_t raise_nofile_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? 1u << 20 : static_cast<std::uint64_t>(lim.rlim_cur);
+}
 
 void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active) {
   asio::co_spawn(io, trim_loop(std::move(active)), asio::detached);

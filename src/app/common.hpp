@@ -2,6 +2,8 @@
 // start-up loading of profile and configs with one clear line per failure, signal handling.
 #pragma once
 
+#include <chrono>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -42,6 +44,42 @@ bool config_has_key(const std::string& path, const std::string& key);
 
 // Calls `on_signal` once at the first SIGINT or SIGTERM; a second one terminates at once.
 void on_termination(asio::io_context& io, std::function<void(int)> on_signal);
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit (a daemon serving thousands of
+// connections needs a descriptor each) and returns the soft limit now in force.
+std::uint64_t raise_nofile_limit();
+
+// The default connection cap derived from that limit: every connection or stream needs one
+// descriptor; 100 are kept for sockets, logs and the control socket. At least 128.
+inline std::uint64_t connections_for_nofile(std::uint64_t nofile) {
+  return nofile > 228 ? nofile - 100 : 128;
+}
+
+// At most one line per `interval` for a repeated event; the next line says how many were left
+// out. Not thread-safe (one per io_context thread).
+class LogLimiter {
+ public:
+  explicit LogLimiter(std::chrono::milliseconds interval = std::chrono::seconds(1))
+      : interval_(interval) {}
+  // True when a line may be written now; `suppressed` is set to the count left out since the
+  // previous line.
+  bool allow(std::uint64_t& suppressed) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < interval_) {
+      ++suppressed_;
+      return false;
+    }
+    last_ = now;
+    suppressed = suppressed_;
+    suppressed_ = 0;
+    return true;
+  }
+
+ private:
+  std::chrono::milliseconds interval_;
+  std::chrono::steady_clock::time_point last_{};
+  std::uint64_t suppressed_ = 0;
+};
 
 // Gives freed heap memory back to the system after many connections closed: every 2 s, when
 // `active()` has fallen by at least 32 since its peak, malloc_trim(0) runs and the peak resets

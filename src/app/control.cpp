@@ -66,6 +66,7 @@ constexpr ControlField kExtension[] = {
     {"rekeys_received", &ControlStats::rekeys_received},
     {"server_changes", &ControlStats::server_changes},
     {"hops", &ControlStats::hops},
+    {"refused_max_connections", &ControlStats::refused_max_connections},
     {"initiations_answered", &ControlStats::initiations_answered},
     {"sessions_lazy_created", &ControlStats::sessions_lazy_created},
     {"responses_out", &ControlStats::responses_out},

@@ -66,6 +66,8 @@ using net::awaitable;
 //   sessions_roamed               server: sessions moved to a new client address
 //   sessions_revoked              server: sessions ended because their user was removed
 //   rekeys_sent, rekeys_received  encrypted mode: send / receive keys replaced, all sessions
+//   refused_max_connections       connections (socks5d) / streams (proxy-server) refused because
+//                                 max_connections were being served
 //   server_changes                socks5d: sessions started on another server than the last
 //                                 (failover; profile `servers`)
 //   hops                          socks5d: port hops (profile `servers` with a port range)
@@ -116,6 +118,7 @@ struct ControlStats {
   std::uint64_t sessions_roamed = 0, sessions_revoked = 0;
   std::uint64_t rekeys_sent = 0, rekeys_received = 0;
   std::uint64_t server_changes = 0, hops = 0;
+  std::uint64_t refused_max_connections = 0;
   std::uint64_t initiations_answered = 0, sessions_lazy_created = 0;
   std::uint64_t responses_out = 0, response_bytes = 0;
   std::uint64_t drop_response_budget = 0, drop_conv_busy = 0;

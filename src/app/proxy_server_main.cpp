@@ -113,6 +113,7 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   s.egress_udp_dropped_rule = at(eg.udp_dropped, EgressVerdict::denied_rule);
   s.egress_udp_dropped_own_address = at(eg.udp_dropped, EgressVerdict::denied_own_address);
   s.sessions_encrypted = es.sessions_encrypted;
+  s.refused_max_connections = service.stats().over_limit;
   s.drop_plain_refused = es.drop_plain_refused;
   s.drop_secure_handshake = es.drop_secure_handshake;
   s.drop_unknown_user = es.drop_unknown_user;
@@ -243,7 +244,10 @@ int run(const Flags& f) {
 
   app::ProxyOptions opt;
   opt.dial_timeout = cfg->dial_timeout;
-  opt.max_connections = cfg->max_connections;
+  const std::uint64_t nofile = app::raise_nofile_limit();
+  opt.max_connections = app::config_has_key(f.config, "max_connections")
+                            ? cfg->max_connections
+                            : app::connections_for_nofile(nofile);
   opt.egress = std::move(egress.value());
   app::ProxyService service(io.get_executor(), opt);
   net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(sockets),
@@ -259,6 +263,8 @@ int run(const Flags& f) {
   on_reload(io, driver, cfg->users_file.value_or(""));
   driver.start();
   app::trim_memory_after_bursts(io, [&service] { return service.stats().active; });
+  spdlog::info("max_connections {} (open-files limit {}); streams per session: kcp.max_streams {}",
+               opt.max_connections, nofile, scfg->link.mux.max_streams);
   spdlog::info("proxy-server listening on {} (udp{}, encryption {})", net::to_string(driver.local_endpoint()),
                driver.socket_count() > 1 ? ", " + std::to_string(driver.socket_count()) + " ports" : "",
                tunnel::to_string(scfg->encryption));

@@ -38,8 +38,10 @@ awaitable<void> ProxyService::serve(net::MuxStream stream) {
   ++stats_.streams;
   if (stats_.active >= opt_.max_connections) {
     ++stats_.over_limit;
-    spdlog::warn("max_connections ({}) reached: refusing stream {}", opt_.max_connections,
-                 stream.id());
+    if (std::uint64_t left_out = 0; refusal_log_.allow(left_out)) {
+      spdlog::warn("max_connections ({}) reached: refusing stream {}{}", opt_.max_connections,
+                   stream.id(), left_out ? " (" + std::to_string(left_out) + " similar not logged)" : "");
+    }
     co_await send_reply(stream, ReplyCode::GeneralFailure);
     co_return;
   }

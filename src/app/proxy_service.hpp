@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "app/common.hpp"
 #include "app/egress_gate.hpp"
 #include "net/asio.hpp"
 #include "net/mux_stream.hpp"
@@ -84,6 +85,7 @@ class ProxyService {
   ProxyStats stats_;
   EgressGate egress_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  LogLimiter refusal_log_;  // the max_connections warning, at most once a second
 };
 
 // The proxy's side of a UDP association: `early` holds record bytes that arrived with the

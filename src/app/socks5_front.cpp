@@ -90,8 +90,10 @@ awaitable<void> Socks5Front::accept_loop() {
     ++stats_.accepted;
     if (stats_.active >= opt_.max_connections) {
       ++stats_.over_limit;
-      spdlog::warn("max_connections ({}) reached: closing connection from {}", opt_.max_connections,
-                   peer_of(sock));
+      if (std::uint64_t left_out = 0; refusal_log_.allow(left_out)) {
+        spdlog::warn("max_connections ({}) reached: closing connection from {}{}", opt_.max_connections,
+                     peer_of(sock), left_out ? " (" + std::to_string(left_out) + " similar not logged)" : "");
+      }
       std::error_code ignored;
       sock.close(ignored);
       continue;

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 
+#include "app/common.hpp"
 #include "core/result.hpp"
 #include "net/asio.hpp"
 #include "net/client_driver.hpp"
@@ -109,6 +110,7 @@ class Socks5Front {
   net::tcp::acceptor acceptor_;
   Socks5Stats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  LogLimiter refusal_log_;  // the max_connections warning, at most once a second
 };
 
 // The UDP ASSOCIATE relay of socks5d (see the policy above). Returns when the control

@@ -91,6 +91,7 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
   const tunnel::ClientSession* cur = driver.client().current();
   s.sessions_active = cur && cur->state() == tunnel::ClientState::Established ? 1 : 0;
   s.sessions_encrypted = cur && cur->encrypted() ? 1 : 0;
+  s.refused_max_connections = front.stats().over_limit;
   s.server_changes = driver.client().stats().server_changes;
   s.hops = driver.client().stats().hops;
   if (driver.servers().size() > 1) {
@@ -155,7 +156,12 @@ int run(const Flags& f) {
   net::ClientDriver driver(io.get_executor(), *ccfg, std::move(framer.value()), servers);
   app::Socks5Options opt;
   opt.auth = *auth;
-  opt.max_connections = cfg->max_connections;
+  // max_connections: the config's value when it sets one, else what the open-files limit
+  // (raised to its hard limit) allows.
+  const std::uint64_t nofile = app::raise_nofile_limit();
+  opt.max_connections = app::config_has_key(f.config, "max_connections")
+                            ? cfg->max_connections
+                            : app::connections_for_nofile(nofile);
   opt.fast_connect = cfg->fast_connect;
   if (app::config_has_key(f.config, "accept_timeout")) opt.negotiation_timeout = cfg->accept_timeout;
   // Covers a whole handshake (every attempt) plus the proxy's dial.
@@ -171,6 +177,7 @@ int run(const Flags& f) {
   driver.start();
   front.start();
   app::trim_memory_after_bursts(io, [&front] { return front.stats().active; });
+  spdlog::info("max_connections {} (open-files limit {})", opt.max_connections, nofile);
   std::string proxies;
   for (std::size_t i = 0; i < servers.size(); ++i) {
     proxies += (i ? ", " : "") + (several ? prof->servers[i] : net::to_string(servers[i]));

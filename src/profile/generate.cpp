@@ -114,6 +114,10 @@ Result<Profile> generate_profile(Rng& rng, unsigned mtu, std::string name, std::
   k.max_payload = 1200;
   k.keepalive = Millis(20'000);
   k.idle_timeout = Millis(120'000);
+  // Streams per session: a browser alone opens over 100 connections, and an idle stream costs
+  // about 12 KB per daemon, so a generated profile allows thousands (the reference's 256 is
+  // the field's default, kept for profiles that do not say).
+  k.max_streams = 4096;
   o.i1 = "<t>";
   o.require_timestamp = true;
   o.rate_limit_pps = 50;
