@@ -82,8 +82,9 @@ Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role
   c.transport_replay_window = p.obfuscation.transport_replay_limit;
   if (p.obfuscation.rekey_interval) {
     c.rekey.after_ms = ms32(*p.obfuscation.rekey_interval);
-    // Keep WireGuard's proportions: a key is refused 1.5 intervals after it was adopted.
-    c.rekey.reject_after_ms = c.rekey.after_ms + c.rekey.after_ms / 2;
+    // WireGuard's proportions (a key refused 1.5 intervals after it was adopted), with at least
+    // 10 s of slack: datagrams of an old epoch may sit in a bottleneck queue for a while.
+    c.rekey.reject_after_ms = c.rekey.after_ms + std::max<std::uint32_t>(c.rekey.after_ms / 2, 10'000);
     c.rekey.previous_grace_ms = std::min(c.rekey.previous_grace_ms, c.rekey.after_ms);
   }
 
