@@ -189,19 +189,29 @@ void AeadKey::seal(MutByteView buf, std::size_t len, ByteView ad,
 }
 
 bool AeadKey::open(MutByteView buf, ByteView ad, const std::array<std::uint8_t, 12>& nonce) const {
-  if (buf.size() < kAeadTagLen) return false;
-  std::uint8_t* p = buf.data();
-  const std::size_t len = buf.size() - kAeadTagLen;
+  return open(buf, ByteView(buf), ad, nonce);
+}
+
+bool AeadKey::open(MutByteView out, ByteView in, ByteView ad,
+                   const std::array<std::uint8_t, 12>& nonce) const {
+  if (in.size() < kAeadTagLen) return false;
+  const std::size_t len = in.size() - kAeadTagLen;
+  if (out.size() < len) return false;
+  std::uint8_t* o = out.data();
+  const std::uint8_t* c = in.data();
   if (alg_ == Aead::chacha20poly1305) {
-    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(p, nullptr, p, len, p + len, ad.data(),
+    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(o, nullptr, c, len, c + len, ad.data(),
                                                               ad.size(), nonce.data(), key_.data()) == 0;
   }
+  // OpenSSL's SET_TAG takes a non-const pointer but only reads the tag.
+  std::array<std::uint8_t, kAeadTagLen> tag{};
+  std::copy(c + len, c + len + kAeadTagLen, tag.begin());
   int n = 0;
   return EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
          (ad.empty() || EVP_DecryptUpdate(dec_, nullptr, &n, ad.data(), len_int(ad.size())) == 1) &&
-         EVP_DecryptUpdate(dec_, p, &n, p, len_int(len)) == 1 &&
-         EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, p + len) == 1 &&
-         EVP_DecryptFinal_ex(dec_, p + n, &n) == 1;
+         EVP_DecryptUpdate(dec_, o, &n, c, len_int(len)) == 1 &&
+         EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag.data()) == 1 &&
+         EVP_DecryptFinal_ex(dec_, o + n, &n) == 1;
 }
 
 HeaderProtection::HeaderProtection(Aead alg, const Key32& key) : key_(key), alg_(alg) {

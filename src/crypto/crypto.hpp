@@ -84,6 +84,10 @@ class AeadKey {
   // buf[0..buf.size() - 16) and it returns true. Returns false when authentication fails or buf
   // is shorter than the tag; buf's contents are then unspecified and the caller drops the datagram.
   bool open(MutByteView buf, ByteView ad, const std::array<std::uint8_t, 12>& nonce) const;
+  // The same out of place: `in` is ciphertext || tag, the plaintext goes to out[0..in.size() -
+  // 16) (out must hold that many bytes; it may not overlap `in` partially). Saves the copy a
+  // receiver would otherwise make of a datagram it must not modify.
+  bool open(MutByteView out, ByteView in, ByteView ad, const std::array<std::uint8_t, 12>& nonce) const;
 
   Aead algorithm() const { return alg_; }
 

@@ -169,9 +169,9 @@ Opened SecureChannel::open(ByteView payload, MutByteView scratch, TimeMs now,
   }
   std::array<std::uint8_t, kSecureHeaderLen> ad{};
   write_header(ad.data(), h);
+  // Opened out of place into `scratch`: the received datagram is not copied first.
   const ByteView sealed = payload.subspan(kSecureHeaderLen);
-  const MutByteView buf = scratch.first(sealed.size());
-  std::memcpy(buf.data(), sealed.data(), sealed.size());
+  const MutByteView buf = scratch.first(sealed.size() - kSecureTagLen);
 
   const std::uint32_t ahead = h.epoch - recv_epoch_;  // wraps: a past epoch is a huge value
   if (ahead >= 1 && ahead <= kMaxEpochSkip) {
@@ -183,7 +183,7 @@ Opened SecureChannel::open(ByteView payload, MutByteView scratch, TimeMs now,
       k = n;
     }
     auto key = std::make_unique<crypto::AeadKey>(aead_, k);
-    if (!key->open(buf, ad, nonce_of(h.counter))) {
+    if (!key->open(buf, sealed, ad, nonce_of(h.counter))) {
       crypto::secure_zero(k);
       ++stats_.drop_auth;
       r.status = OpenStatus::auth;
@@ -210,7 +210,7 @@ Opened SecureChannel::open(ByteView payload, MutByteView scratch, TimeMs now,
       r.status = why;
       return r;
     }
-    if (!key->open(buf, ad, nonce_of(h.counter))) {
+    if (!key->open(buf, sealed, ad, nonce_of(h.counter))) {
       ++stats_.drop_auth;
       r.status = OpenStatus::auth;
       return r;

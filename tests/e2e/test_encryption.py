@@ -110,13 +110,6 @@ def start_roam_relay(h, upstream_port, name, record=None, direction="down"):
     return p
 
 
-def ctl_stats(h, sock):
-    r = subprocess.run([h.prog("paniq-ctl"), "stats", "-s", sock], capture_output=True, text=True,
-                       timeout=10)
-    if r.returncode != 0:
-        raise RuntimeError(f"paniq-ctl stats failed: {r.stderr}")
-    return json.loads(r.stdout)
-
 
 def wait_for(cond, timeout):
     end = time.monotonic() + timeout
@@ -147,7 +140,7 @@ def rebinding(h, web, encryption):
     for n in (20, 40, 60, 80):
         relay_cmd(relay, f"replay {n}")
     d.done.wait(120)
-    st = ctl_stats(h, sock)
+    st = h.ctl_stats(sock)
     roamed = st.get("sessions_roamed")
     label = f"[{encryption}]"
     h.check(f"{label} 40 MiB download across a port change and an address change, SHA-256",
@@ -176,7 +169,7 @@ def rekeying(h, web):
     d = Download(client.port, web.port4, "big.bin", rate_limit=25e6)  # ~1.7 s
     d.start()
     d.done.wait(60)
-    st = ctl_stats(h, sock)
+    st = h.ctl_stats(sock)
     h.check("40 MiB across the rekeys of a 200 ms interval, SHA-256",
             d.digest == web.sha256["big.bin"], f"got {d.got} {d.error}")
     h.check("the server replaced its send key and followed the client's at least 3 times each",
@@ -271,7 +264,7 @@ def compatibility(h, web):
         json.dump(p, f)
     client = h.start_socks5d(plain, name="socks5d-plain-client")
     rc, _, _, err = curl_fetch(client.port, web.url("small.bin"), max_time=8)
-    st = ctl_stats(h, sock)
+    st = h.ctl_stats(sock)
     h.check("a server that requires encryption is silent to a plain client",
             rc != 0 and st.get("drop_plain_refused", 0) > 0 and st.get("sessions_created", 0) == 0,
             f"curl rc={rc}, drop_plain_refused {st.get('drop_plain_refused')}, "
@@ -314,7 +307,7 @@ def users(h, web):
     if not wait_for(lambda: all(d.got > 2 * MIB for d in downloads.values()), 30):
         h.check("both users' transfers started", False, {n: d.got for n, d in downloads.items()})
         return
-    per_user = ctl_stats(h, sock).get("users", {})
+    per_user = h.ctl_stats(sock).get("users", {})
     h.check("the control socket counts sessions and bytes per user",
             per_user.get("alice", {}).get("sessions_live") == 1 and per_user.get("bob", {}).get("bytes_out", 0) > MIB,
             json.dumps(per_user))
@@ -333,7 +326,7 @@ def users(h, web):
     downloads["bob"].done.wait(120)
     h.check("bob's transfer continues and completes byte-exact",
             downloads["bob"].digest == web.sha256["slow.bin"], f"got {downloads['bob'].got} {downloads['bob'].error}")
-    st = ctl_stats(h, sock)
+    st = h.ctl_stats(sock)
     h.check("the server counts the revoked session", st.get("sessions_revoked", 0) == 1,
             f"sessions_revoked {st.get('sessions_revoked')}")
     for c in clients.values():

@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, free_port  # noqa: E402
 from clients import atyp_ipv4, recv_exact, socks_open  # noqa: E402
-from test_encryption import ctl_stats, wait_for  # noqa: E402
+from test_encryption import wait_for  # noqa: E402
 
 N = 1000
 
@@ -128,7 +128,7 @@ def main():
             closed = extra.recv(2) == b""
         except OSError:
             closed = True
-        st = ctl_stats(h, sock)
+        st = h.ctl_stats(sock)
         h.check("an explicit max_connections of 3 closes the fourth connection and counts it",
                 closed and st.get("refused_max_connections", 0) >= 1,
                 f"closed={closed} refused_max_connections={st.get('refused_max_connections')}")

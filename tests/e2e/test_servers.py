@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 
@@ -27,13 +26,6 @@ from test_encryption import Download  # noqa: E402
 
 MIB = 1 << 20
 
-
-def ctl_stats(h, sock):
-    r = subprocess.run([h.prog("paniq-ctl"), "stats", "-s", sock], capture_output=True, text=True,
-                       timeout=10)
-    if r.returncode != 0:
-        raise RuntimeError(f"paniq-ctl stats failed: {r.stderr}")
-    return json.loads(r.stdout)
 
 
 def free_udp_range(n, tries=50):
@@ -82,7 +74,7 @@ def failover(h, web):
     h.check("after the active server dies, a request is served by the other within 3 s",
             took is not None and took <= 3.0 and "opened" in b.read_log(),
             f"{took:.2f} s after the kill, {failures} request(s) failed meanwhile" if took else "never")
-    st = ctl_stats(h, sock)
+    st = h.ctl_stats(sock)
     servers = st.get("servers", [])
     h.check("the control socket shows the server in use and why it changed",
             len(servers) == 2 and servers[1]["in_use"] and not servers[0]["in_use"] and
@@ -111,7 +103,7 @@ def hopping(h, web, encryption):
     d = Download(client.port, web.port4, "big.bin", rate_limit=20e6)
     d.start()
     d.done.wait(90)
-    cst, sst = ctl_stats(h, csock), ctl_stats(h, ssock)
+    cst, sst = h.ctl_stats(csock), h.ctl_stats(ssock)
     h.check(f"{label} 40 MiB byte-exact while hopping", d.digest == web.sha256["big.bin"],
             f"got {d.got} {d.error}")
     if encryption == "required":
@@ -121,12 +113,10 @@ def hopping(h, web, encryption):
     else:
         # Plain: the session is replaced between requests only, so the transfer ran on one
         # session; the hop happens afterwards, before the next request.
-        end = time.monotonic() + 5
-        while ctl_stats(h, csock).get("hops", 0) < 1 and time.monotonic() < end:
-            time.sleep(0.05)  # polling the daemon's own counter, bounded
+        h.wait_stats(csock, lambda st: st.get("hops", 0) >= 1, timeout=5, what="a hop")
         rc, _, digest, _ = curl_fetch(client.port, web.url("small.bin"), max_time=10)
-        cst = ctl_stats(h, csock)
-        sst = ctl_stats(h, ssock)
+        cst = h.ctl_stats(csock)
+        sst = h.ctl_stats(ssock)
         h.check(f"{label} the next request runs on a new session after the hop",
                 rc == 0 and digest == web.sha256["small.bin"] and cst.get("hops", 0) >= 1
                 and sst.get("sessions_created", 0) >= 2,

@@ -216,6 +216,33 @@ class AeadKeyTest : public ::testing::TestWithParam<Aead> {
   }
 };
 
+// Out of place: the ciphertext is left as it was, the plaintext lands in `out`, and a tampered
+// input still fails.
+TEST_P(AeadKeyTest, OpensOutOfPlace) {
+  const AeadKey key(GetParam(), test_key());
+  const Bytes ad(16, 0x5c);
+  const std::array<std::uint8_t, 12> nonce{1, 2, 3};
+  for (std::size_t len : {0u, 1u, 64u, 1200u}) {
+    Bytes pt(len);
+    for (std::size_t i = 0; i < len; ++i) pt[i] = static_cast<std::uint8_t>(i * 7);
+    Bytes sealed(len + kAeadTagLen);
+    std::copy(pt.begin(), pt.end(), sealed.begin());
+    key.seal(sealed, len, ad, nonce);
+    const Bytes before = sealed;
+    Bytes out(len);
+    ASSERT_TRUE(key.open(out, sealed, ad, nonce)) << len;
+    EXPECT_EQ(out, pt);
+    EXPECT_EQ(sealed, before) << "the input is not modified";
+    Bytes short_out(len > 0 ? len - 1 : 0);
+    if (len > 0) {
+      EXPECT_FALSE(key.open(short_out, sealed, ad, nonce));
+    }
+    Bytes bad = sealed;
+    bad[len / 2] ^= 1;
+    EXPECT_FALSE(key.open(out, bad, ad, nonce)) << len;
+  }
+}
+
 TEST_P(AeadKeyTest, RoundTripsWithAdAtEverySize) {
   const AeadKey key(GetParam(), test_key());
   EXPECT_EQ(key.algorithm(), GetParam());
