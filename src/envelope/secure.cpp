@@ -20,11 +20,6 @@ std::array<std::uint8_t, 12> nonce_of(std::uint64_t counter) {
   return n;
 }
 
-std::array<std::uint8_t, kSecureHeaderLen> mask_of(ByteView sample,
-                                                   const crypto::HeaderProtection& hp) {
-  return hp.mask(sample);
-}
-
 void write_header(std::uint8_t* p, const SecureHeader& h) {
   put_u32_le(p, h.receiver_id);
   put_u32_le(p + 4, h.epoch);
@@ -58,7 +53,7 @@ crypto::Key32 noise_rekey(const crypto::Key32& k) {
 
 std::optional<SecureHeader> peek_header(ByteView payload, const crypto::HeaderProtection& hp) {
   if (payload.size() < kMinPayload) return std::nullopt;
-  const auto mask = mask_of(payload.subspan(kSecureHeaderLen, 16), hp);
+  const auto mask = hp.mask(payload.subspan(kSecureHeaderLen, 16));
   std::array<std::uint8_t, kSecureHeaderLen> h{};
   for (std::size_t i = 0; i < h.size(); ++i) h[i] = payload[i] ^ mask[i];
   return read_header(h.data());
@@ -125,7 +120,7 @@ Result<std::size_t> SecureChannel::seal(MutByteView out, std::size_t inner_len,
   if (pad > 0) std::memset(p + front + inner_len, 0, pad);
   const MutByteView sealed(p + kSecureHeaderLen, body + pad + kSecureTagLen);
   send_key_->seal(sealed, body + pad, ByteView(p, kSecureHeaderLen), nonce_of(h.counter));
-  const auto mask = mask_of(sealed.first(16), hp_send_);
+  const auto mask = hp_send_.mask(sealed.first(16));
   for (std::size_t i = 0; i < kSecureHeaderLen; ++i) p[i] ^= mask[i];
   ++send_counter_;
   send_bytes_ += total;
