@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel bench-wan clean
+.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel bench-wan package clean
 
 all: build
 
@@ -52,6 +52,10 @@ bench-wan:
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make bench-wan: needs root (ip netns, tc, iptables NFQUEUE); run: sudo make bench-wan" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory build
 	./bench/wan/bench-wan.sh $(BUILD) $(WAN_ARGS)
+
+# The Debian package (docs/install.md): $(BUILD)/paniq_VERSION_ARCH.deb.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

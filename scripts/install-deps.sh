@@ -7,11 +7,20 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libasio-dev libsodium-dev libb2-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  prometheus-cpp-dev  # --metrics-listen (prometheus-cpp core + civetweb exposer)
   clang libclang-rt-14-dev
   curl nginx-light iproute2 procps python3
+  python3-cryptography  # e2e test_speedtest.py recomputes the ChaCha20 pattern
+  chromium  # e2e test_browser.py: headless Chromium through socks5d (SOCKS5 and HTTP proxy)
   kcptun  # comparison baseline for make bench-tunnel and make bench-wan
   # make bench-wan: wan_delay (NFQUEUE), the namespaces' rules, offloads, ping check, the plot
   libnetfilter-queue-dev iptables ethtool iputils-ping python3-matplotlib
+  # make package (cpack DEB: dpkg-shlibdeps computes Depends) and its test; man page rendering
+  dpkg-dev groff-base
+  systemd  # systemd-analyze verify on the units (e2e test_package.py); not started in containers
+  # paniq-ctl link: QR codes (libqrencode) and --png (libpng); zbarimg decodes them in e2e test_share_links.py
+  libqrencode-dev libpng-dev zbar-tools
+  git python3-pip  # e2e test_http_proxy.py: git clone and pip download through the HTTP proxy
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -14,6 +15,7 @@
 
 #include "net/endpoint.hpp"
 #include "profile/addr.hpp"
+#include "profile/link.hpp"
 
 namespace paniq::app {
 
@@ -57,6 +59,29 @@ Result<profile::Profile> load_profile(const std::string& path) {
   auto p = profile::load_profile_file(path, warnings);
   for (const auto& w : warnings) spdlog::warn("profile {}: {}", path, w);
   return p;
+}
+
+Result<profile::Profile> load_client_profile(const std::string& arg) {
+  std::vector<std::string> warnings;
+  auto from_link = [&](std::string_view link, const std::string& source) -> Result<profile::Profile> {
+    auto p = profile::decode_link(link, warnings);
+    for (const auto& w : warnings) spdlog::warn("profile {}: {}", source.empty() ? "link" : source, w);
+    if (!p && !source.empty()) return Error{p.error().code, source + ": " + p.error().message};
+    return p;
+  };
+  if (profile::looks_like_link(arg)) return from_link(arg, "");
+  std::ifstream in(arg, std::ios::binary);
+  if (!in && profile::has_url_scheme(arg)) return from_link(arg, "");  // e.g. https://: wrong scheme
+  char head[64] = {};
+  in.read(head, sizeof head);
+  const std::string_view start(head, static_cast<std::size_t>(in.gcount()));
+  if (!start.empty() && profile::looks_like_link(start)) {
+    in.clear();
+    in.seekg(0);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return from_link(text, arg);
+  }
+  return load_profile(arg);
 }
 
 bool config_has_key(const std::string& path, const std::string& key) {

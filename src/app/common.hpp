@@ -39,6 +39,12 @@ void setup_logging(const std::string& level);
 // field). The caller exits with kExitRuntime.
 Result<profile::Profile> load_profile(const std::string& path);
 
+// A client's -p/--profile value: a pnq:// link (docs/protocol.md 8), a file holding such a link
+// (one line; surrounding whitespace ignored), or a profile JSON file. Warnings are logged.
+// Error message: decode_link's ("pnq:// link: ..."), after "PATH: " for a file, or the JSON
+// loader's. The caller exits with kExitRuntime.
+Result<profile::Profile> load_client_profile(const std::string& arg);
+
 // True when the JSON file at `path` has top-level key `key` (configs: "was it set explicitly?").
 bool config_has_key(const std::string& path, const std::string& key);
 

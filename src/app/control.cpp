@@ -197,7 +197,10 @@ awaitable<void> ControlServer::serve(local::socket s) {
   std::array<char, 1024> buf;
   auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), net::use_nothrow);
   if (ec) co_return;
-  const std::string response = control_response(std::string_view(buf.data(), n), stats_());
+  const std::string_view request(buf.data(), n);
+  const auto j = nlohmann::json::parse(request, nullptr, false);
+  const bool get_status = status_ && j.is_string() && j.get<std::string>() == "GetStatus";
+  const std::string response = get_status ? status_() : control_response(request, stats_());
   auto [wec, wn] = co_await asio::async_write(s, asio::buffer(response), net::use_nothrow);
   (void)wn;
   std::error_code ignored;

@@ -1,7 +1,8 @@
 // The control plane (PROTOCOL.md 10): a Unix stream socket; per connection one read of at most
-// 1024 bytes holding a JSON request ("Ping" or "GetStats"), one JSON response, then the server
-// shuts down its write side. No authentication (filesystem permissions; the socket is created
-// 0600). An existing file at the path is replaced, as the reference does.
+// 1024 bytes holding a JSON request ("Ping" or "GetStats", and our "GetStatus": set_status),
+// one JSON response, then the server shuts down its write side. No authentication (filesystem
+// permissions; the socket is created 0600). An existing file at the path is replaced, as the
+// reference does.
 #pragma once
 
 #include <cstdint>
@@ -83,7 +84,7 @@ using net::awaitable;
 //                                 taken by live or recently closed sessions
 // "auth": {reason: count} for every handshake-policy reason (tunnel::to_string(AuthReason):
 // mac1_invalid, rate_limited, replay, ..., and the notes skew_soft, legacy_accepted,
-// wall_unknown) whose count is not zero; {} otherwise.
+// wall_unknown, unauthenticated_accepted) whose count is not zero; {} otherwise.
 struct ControlStats {
   // Reference counters (PROTOCOL.md 12).
   std::uint64_t udp_in_bytes = 0, udp_out_bytes = 0;
@@ -166,6 +167,10 @@ class ControlServer {
  public:
   // `stats` builds the answer to GetStats.
   ControlServer(asio::any_io_executor ex, std::function<ControlStats()> stats);
+  // Answers "GetStatus" (our extension, app/status.hpp: per-session detail for `paniq-ctl
+  // status`) with what `status` returns; without it GetStatus is an unknown request, as it is
+  // for the reference.
+  void set_status(std::function<std::string()> status) { status_ = std::move(status); }
   ~ControlServer();
   // Binds the socket at `path` (replacing a file there). Error message names the path.
   Result<void> listen(const std::string& path);
@@ -182,6 +187,7 @@ class ControlServer {
 
   asio::any_io_executor ex_;
   std::function<ControlStats()> stats_;
+  std::function<std::string()> status_;
   asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
 };

@@ -10,6 +10,9 @@
 
 #include "app/common.hpp"
 #include "app/control.hpp"
+#include "app/ctl_link.hpp"
+#include "app/ctl_speedtest.hpp"
+#include "app/ctl_status.hpp"
 #include "crypto/crypto.hpp"
 #include "profile/generate.hpp"
 #include "profile/profile_cbor.hpp"
@@ -261,8 +264,15 @@ int main(int argc, char** argv) {
   auto* stats = cli.add_subcommand("stats", "print a daemon's counters (JSON)");
   stats->add_option("-s,--socket", socket, "control socket path")->required();
 
+  app::LinkCommands link_cmds(cli);  // link, import
+  app::SpeedtestCommand speedtest_cmd(cli);
+  app::StatusCommand status_cmd(cli);
+
   if (const int rc = app::parse_command_line(cli, argc, argv); rc >= 0) return rc;
   try {
+    if (const int rc = link_cmds.run(); rc >= 0) return rc;
+    if (const int rc = speedtest_cmd.run(); rc >= 0) return rc;
+    if (const int rc = status_cmd.run(); rc >= 0) return rc;
     if (keygen_cmd->parsed()) return keygen();
     if (headergen_cmd->parsed()) return headergen(hopt, distinct_msb, json);
     if (create->parsed()) return create_profile(mtu, name, proxy_addr);

@@ -4,6 +4,9 @@
 
 #include "app/common.hpp"
 #include "app/control.hpp"
+#include "app/metrics.hpp"
+#include "app/status.hpp"
+#include "net/clock.hpp"
 #include "app/proxy_service.hpp"
 #include "core/ip_text.hpp"
 #include "envelope/handshake.hpp"
@@ -24,7 +27,7 @@ using namespace paniq;
 constexpr const char* kProgram = "proxy-server";
 
 struct Flags {
-  std::string config, listen, profile, control;
+  std::string config, listen, profile, control, metrics;
 };
 
 // -1: go on; otherwise the exit code (help, version, usage error).
@@ -38,6 +41,9 @@ int parse_flags(int argc, char** argv, Flags& f) {
                                           "(overrides listen_addr)");
   cli.add_option("-p,--profile", f.profile, "profile JSON (with a valid obfuscation section)")->required();
   cli.add_option("--control-socket", f.control, "control socket path (else config, else $PANIQ_CONTROL_SOCKET)");
+  cli.add_option("--metrics-listen", f.metrics,
+                 "serve Prometheus metrics on http://IP:PORT/metrics (else config metrics_listen; off by "
+                 "default; docs/operations.md)");
   cli.set_version_flag("-V,--version", app::kVersionText);
   cli.footer("Targets are dialled with the config's dial_timeout (happy eyeballs for names with "
              "IPv4 and IPv6 addresses). Egress policy: targets in loopback, link-local, private "
@@ -135,6 +141,22 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   return s;
 }
 
+// What GetStatus and the metrics report (app/status.hpp).
+app::DaemonSnapshot snapshot(const net::ServerDriver& driver, const app::ProxyService& service,
+                             const FrameSizes& sizes, TimeMs started) {
+  app::DaemonSnapshot d;
+  d.daemon = kProgram;
+  d.listen = net::to_string(driver.local_endpoint());
+  d.now = net::now_ms();
+  d.uptime_ms = d.now - started;
+  d.stats = control_stats(driver, service, sizes);
+  d.sessions = driver.endpoint().session_infos(d.now);
+  d.handshakes_ok = d.stats.sessions_created;
+  d.handshakes_failed = d.stats.drop_secure_handshake;
+  d.streams_opened = d.stats.streams_accepted;
+  return d;
+}
+
 // The egress policy from the config's allow_targets / deny_targets and this host's interface
 // addresses. Errors name the rule (`config <path>: allow_targets[2]: "10.0.0.0/33": prefix
 // length above 32`) or say that the addresses could not be read.
@@ -199,6 +221,15 @@ int run(const Flags& f) {
   auto scfg = tunnel::server_config_from_profile(*prof);
   if (!scfg) return app::fail(kProgram, scfg.error().message);
   if (auto v = scfg->validate(); !v) return app::fail(kProgram, v.error().message);
+  scfg->auth.accept_unauthenticated = cfg->accept_unauthenticated_clients;
+  if (cfg->accept_unauthenticated_clients) {
+    spdlog::info("accept_unauthenticated_clients: handshakes without MAC1 are admitted (what they "
+                 "carry is still checked)");
+    if (scfg->encryption == tunnel::Encryption::required) {
+      spdlog::warn("accept_unauthenticated_clients: clients without encryption (paniq-rs) are "
+                   "still refused: obfuscation.encryption is \"required\" (set it to \"preferred\")");
+    }
+  }
   std::shared_ptr<const tunnel::UserTable> users;
   if (cfg->users_file) {
     if (scfg->encryption == tunnel::Encryption::off) {
@@ -249,12 +280,18 @@ int run(const Flags& f) {
                             ? cfg->max_connections
                             : app::connections_for_nofile(nofile);
   opt.egress = std::move(egress.value());
+  opt.speedtest.enabled = cfg->speedtest;
   app::ProxyService service(io.get_executor(), opt);
   net::ServerDriver driver(io.get_executor(), *scfg, std::move(framer.value()), std::move(sockets),
                            [&service](net::MuxStream s) { return service.serve(std::move(s)); });
   app::ControlServer control(io.get_executor(),
                              [&] { return control_stats(driver, service, sizes); });
+  const TimeMs started = net::now_ms();
+  control.set_status([&] { return app::status_response(snapshot(driver, service, sizes, started)); });
   if (auto r = control.open(f.control, cfg->control_socket); !r) return app::fail(kProgram, r.error().message);
+  auto metrics = app::open_metrics(io.get_executor(), f.metrics, cfg->metrics_listen, kProgram,
+                                   [&] { return snapshot(driver, service, sizes, started); });
+  if (!metrics) return app::fail(kProgram, metrics.error().message);
 
   if (users) {
     driver.set_users(users);
@@ -265,12 +302,14 @@ int run(const Flags& f) {
   app::trim_memory_after_bursts(io, [&service] { return service.stats().active; });
   spdlog::info("max_connections {} (open-files limit {}); streams per session: kcp.max_streams {}",
                opt.max_connections, nofile, scfg->link.mux.max_streams);
+  spdlog::info("speedtest target {} (config \"speedtest\")", opt.speedtest.enabled ? "on" : "off");
   spdlog::info("proxy-server listening on {} (udp{}, encryption {})", net::to_string(driver.local_endpoint()),
                driver.socket_count() > 1 ? ", " + std::to_string(driver.socket_count()) + " ports" : "",
                tunnel::to_string(scfg->encryption));
   app::on_termination(io, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     control.stop();
+    app::stop_metrics(*metrics);
     driver.stop();
     io.stop();
   });

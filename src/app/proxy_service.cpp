@@ -74,6 +74,10 @@ awaitable<void> ProxyService::serve(net::MuxStream stream) {
   const socks5::OpenRequest req = decoder.request();
   switch (req.command) {
     case socks5::Command::Connect:
+      if (socks5::speedtest::is_target(req.target)) {
+        co_await speedtest_.serve(stream, req.target, early);
+        break;
+      }
       co_await serve_connect(stream, req.target, early);
       break;
     case socks5::Command::UdpAssociate:

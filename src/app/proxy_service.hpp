@@ -11,6 +11,8 @@
 // refused by the egress policy 0x02; connection refused 0x05; network unreachable 0x03; host
 // unreachable 0x04; timeout 0x06; name that does not resolve (or an empty name) 0x04;
 // unsupported command 0x07; other errors 0x01.
+// CONNECT to speedtest.paniq.invalid is served by SpeedtestTarget (app/speedtest_target.hpp)
+// before any lookup or egress check.
 // Malformed requests (version != 1, bad ATYP, non-UTF-8 name) end the stream without a reply,
 // as the reference.
 //
@@ -30,6 +32,7 @@
 
 #include "app/common.hpp"
 #include "app/egress_gate.hpp"
+#include "app/speedtest_target.hpp"
 #include "net/asio.hpp"
 #include "net/mux_stream.hpp"
 #include "socks5/stream_open.hpp"
@@ -52,6 +55,8 @@ struct ProxyOptions {
   // and so on (tunnel/egress.hpp). proxy-server adds its config's rules and own addresses.
   tunnel::EgressPolicy egress;
   std::uint32_t egress_log_per_second = 5;  // refusal log lines per verdict
+  // The built-in speedtest target (app/speedtest_target.hpp), served before any lookup.
+  SpeedtestOptions speedtest;
 };
 
 struct ProxyStats {
@@ -66,7 +71,8 @@ struct ProxyStats {
 class ProxyService {
  public:
   ProxyService(asio::any_io_executor ex, ProxyOptions opt)
-      : ex_(std::move(ex)), opt_(opt), egress_(opt_.egress, opt_.egress_log_per_second) {}
+      : ex_(std::move(ex)), opt_(opt), egress_(opt_.egress, opt_.egress_log_per_second),
+        speedtest_(ex_, opt_.speedtest) {}
   ~ProxyService() { *alive_ = false; }
   ProxyService(const ProxyService&) = delete;
   ProxyService& operator=(const ProxyService&) = delete;
@@ -75,6 +81,7 @@ class ProxyService {
   awaitable<void> serve(net::MuxStream stream);
   const ProxyStats& stats() const { return stats_; }
   const EgressStats& egress_stats() const { return egress_.stats(); }
+  const SpeedtestStats& speedtest_stats() const { return speedtest_.stats(); }
 
  private:
   awaitable<void> serve_connect(net::MuxStream& stream, const socks5::Address& target, ByteView early);
@@ -84,6 +91,7 @@ class ProxyService {
   ProxyOptions opt_;
   ProxyStats stats_;
   EgressGate egress_;
+  SpeedtestTarget speedtest_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   LogLimiter refusal_log_;  // the max_connections warning, at most once a second
 };

@@ -136,6 +136,9 @@ awaitable<void> Socks5Front::serve(tcp::socket sock) {
   socks5::ServerHandshake hs(opt_.auth);
   std::array<std::uint8_t, 1024> buf;
   Bytes early;  // application data the client sent right behind its request
+  Bytes http_first;  // an HTTP client's first bytes
+  bool first_read = true;
+  const auto negotiation_deadline = std::chrono::steady_clock::now() + opt_.negotiation_timeout;
   {
     net::Watchdog wd(ex_, opt_.negotiation_timeout, [&sock] {
       std::error_code e;
@@ -146,6 +149,19 @@ awaitable<void> Socks5Front::serve(tcp::socket sock) {
       if (ec) {
         spdlog::debug("socks5 {}: {}", peer, wd.expired() ? "negotiation timeout" : ec.message());
         co_return;
+      }
+      // The protocol from the first byte: 0x05 SOCKS5, an ASCII capital letter (a method
+      // name) HTTP, anything else is closed without a reply.
+      if (first_read) {
+        first_read = false;
+        if (buf[0] >= 'A' && buf[0] <= 'Z') {
+          http_first.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+          break;
+        }
+        if (buf[0] != socks5::kSocksVersion) {
+          spdlog::debug("socks5 {}: first byte 0x{:02x} is neither SOCKS5 nor HTTP", peer, buf[0]);
+          co_return;
+        }
       }
       const auto step = hs.put(ByteView(buf.data(), n));
       if (!step.output.empty() && co_await send(sock, step.output)) co_return;
@@ -158,6 +174,10 @@ awaitable<void> Socks5Front::serve(tcp::socket sock) {
                    buf.begin() + static_cast<std::ptrdiff_t>(n));
       break;
     }
+  }
+  if (!http_first.empty()) {
+    co_await serve_http(sock, http_first, peer, negotiation_deadline);
+    co_return;
   }
   const socks5::Request req = hs.request();
   if (req.command == socks5::Command::Connect && opt_.fast_connect) {

@@ -1,8 +1,13 @@
 // socks5d's SOCKS5 front end (PROTOCOL.md 9, issue #5 item 2): RFC 1928 with no-auth or RFC 1929
 // username/password, CONNECT to IPv4/IPv6/domain targets and UDP ASSOCIATE, each carried over
-// one tunnel stream with the stream-open exchange (8.1, 8.2, 8.5).
+// one tunnel stream with the stream-open exchange (8.1, 8.2, 8.5); and on the same port an
+// HTTP/1.1 forward proxy (docs/http-proxy.md, http_front.cpp).
 //
-// Policies (documented in docs and --help):
+// Protocol detection: the first byte of a connection decides: 0x05 SOCKS5; an ASCII capital
+// letter HTTP (CONNECT host:port, absolute-form http:// requests with keep-alive, Basic
+// Proxy-Authorization with the SOCKS5 credentials); anything else is closed without a reply.
+//
+// Policies (documented in docs and --help; they apply to HTTP too):
 // * Negotiation timeout: the greeting, authentication and request must complete within
 //   `negotiation_timeout` (10 s; the daemon config's accept_timeout when the file sets it),
 //   else the connection is closed without a reply.
@@ -14,6 +19,13 @@
 //   expired; stream ended before the byte -> 01. Unsupported command -> 07, address type -> 08
 //   (by the parser). A request whose tunnel session died before the proxy answered (the proxy
 //   restarted) is sent again on a new session (at most twice) before failing.
+// * HTTP: the first request head must be complete within the negotiation timeout, later heads
+//   of a kept-alive connection within 60 s of idleness. The same outcomes become statuses:
+//   credentials missing or wrong -> 407 with `Proxy-Authenticate: Basic realm="paniq"`; TTL
+//   expired (the proxy's dial, or no reply byte within reply_timeout) -> 504; any other failure
+//   -> 502 naming the SOCKS reason (body and RFC 9209 Proxy-Status); malformed -> 400, too
+//   large -> 431/414, https:// in absolute-form -> 501, other versions -> 505. fast_connect does
+//   not apply to HTTP (the status needs the proxy's answer).
 // * UDP ASSOCIATE: the relay socket is bound on the address the client reached us at (so its
 //   family and interface match the listener), port chosen by the system; datagrams are taken
 //   only from the control connection's IP address (latest port wins), FRAG != 0 or malformed
@@ -90,6 +102,11 @@ class Socks5Front {
                                                           net::RelayOptions opt,
                                                           const socks5::Address& target);
   awaitable<void> serve_udp(net::tcp::socket& sock, const socks5::Request& req);
+  // The HTTP proxy (http_front.cpp): `first` holds the bytes read so far (the first one an ASCII
+  // capital letter); the first request head must be complete by `head_deadline`.
+  awaitable<void> serve_http(net::tcp::socket& sock, ByteView first, const std::string& peer,
+                             std::chrono::steady_clock::time_point head_deadline);
+  awaitable<void> http_connect(net::tcp::socket& sock, const socks5::Address& target, ByteView early);
   // Opens a stream and performs the stream-open exchange; Succeeded and the stream, or the
   // SOCKS reply code to send. A request whose session died before the proxy answered (a
   // restarted proxy) is tried again on a new session, kOpenRetries times at most, within

@@ -3,7 +3,9 @@
 
 #include "app/common.hpp"
 #include "app/control.hpp"
+#include "app/metrics.hpp"
 #include "app/socks5_front.hpp"
+#include "app/status.hpp"
 #include "net/client_driver.hpp"
 #include "net/clock.hpp"
 #include "net/endpoint.hpp"
@@ -18,7 +20,7 @@ using namespace paniq;
 constexpr const char* kProgram = "socks5d";
 
 struct Flags {
-  std::string config, listen, profile, proxy_addr, user, password, control;
+  std::string config, listen, profile, proxy_addr, user, password, control, metrics;
 };
 
 // -1: go on; otherwise the exit code (help, version, usage error).
@@ -28,18 +30,25 @@ int parse_flags(int argc, char** argv, Flags& f) {
                kProgram};
   cli.add_option("-c,--config", f.config, "daemon config file (JSON); a missing file means defaults");
   cli.add_option("-l,--listen", f.listen, "SOCKS5 listen address IP:port (overrides listen_addr)");
-  cli.add_option("-p,--profile", f.profile, "profile JSON")->required();
+  cli.add_option("-p,--profile", f.profile,
+                 "profile: a JSON file, a pnq:// link (paniq-ctl link), or a file holding one")
+      ->required();
   cli.add_option("--proxy-addr", f.proxy_addr,
                  "proxy-server UDP address IP:port or host:port, resolved once at start "
                  "(overrides the profile's proxy_addr)");
   cli.add_option("-u,--user", f.user, "SOCKS5 username (with -a; else the config's username/password)");
   cli.add_option("-a,--auth", f.password, "SOCKS5 password (with -u)");
   cli.add_option("--control-socket", f.control, "control socket path (else config, else $PANIQ_CONTROL_SOCKET)");
+  cli.add_option("--metrics-listen", f.metrics,
+                 "serve Prometheus metrics on http://IP:PORT/metrics (else config metrics_listen; off by "
+                 "default; docs/operations.md)");
   cli.set_version_flag("-V,--version", app::kVersionText);
   cli.footer(
       "Policies: SOCKS negotiation must finish within 10 s (or the config's accept_timeout when "
       "the file sets it); connections over max_connections are accepted and closed at once; a "
       "tunnel that cannot be reached is reported to the SOCKS client as 01 (general failure); "
+      "the same port also serves an HTTP proxy (CONNECT and http:// requests, Basic auth with "
+      "the SOCKS5 credentials; docs/http-proxy.md); "
       "SIGINT/SIGTERM stop the daemon (exit 0).");
   return app::parse_command_line(cli, argc, argv);
 }
@@ -111,13 +120,38 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
   return s;
 }
 
+// What GetStatus and the metrics report (app/status.hpp): the current session, if established,
+// with the address of the server it talks to.
+app::DaemonSnapshot snapshot(net::ClientDriver& driver, const app::Socks5Front& front,
+                             std::size_t transport_prefix, TimeMs started) {
+  app::DaemonSnapshot d;
+  d.daemon = kProgram;
+  d.listen = net::to_string(front.local_endpoint());
+  d.now = net::now_ms();
+  d.uptime_ms = d.now - started;
+  d.stats = control_stats(driver, front, transport_prefix);
+  const tunnel::Client& client = driver.client();
+  if (auto i = client.session_info(d.now)) {
+    if (client.current_server() < driver.servers().size()) {
+      net::udp::endpoint ep = driver.servers()[client.current_server()];
+      if (client.current_port() != 0) ep.port(client.current_port());
+      i->peer = net::to_string(ep);
+    }
+    d.sessions.push_back(std::move(*i));
+  }
+  d.handshakes_ok = client.stats().sessions_established;
+  d.handshakes_failed = client.stats().sessions_failed;
+  d.streams_opened = client.stats().opens_ok;
+  return d;
+}
+
 int run(const Flags& f) {
   std::vector<std::string> notes;
   auto cfg = profile::load_socks5d_config(f.config, notes);
   if (!cfg) return app::fail(kProgram, cfg.error().message);
   app::setup_logging(cfg->log_level);
   for (const auto& n : notes) spdlog::warn("{}", n);
-  auto prof = app::load_profile(f.profile);
+  auto prof = app::load_client_profile(f.profile);
   if (!prof) return app::fail(kProgram, prof.error().message);
   // Precedence: defaults < profile < daemon config < command line.
   // --proxy-addr > the profile's `servers` (our extension) > proxy_addr.
@@ -172,7 +206,12 @@ int run(const Flags& f) {
   if (auto r = front.listen(*listen_ep); !r) return app::fail(kProgram, r.error().message);
   app::ControlServer control(io.get_executor(),
                              [&] { return control_stats(driver, front, transport_prefix); });
+  const TimeMs started = net::now_ms();
+  control.set_status([&] { return app::status_response(snapshot(driver, front, transport_prefix, started)); });
   if (auto r = control.open(f.control, cfg->control_socket); !r) return app::fail(kProgram, r.error().message);
+  auto metrics = app::open_metrics(io.get_executor(), f.metrics, cfg->metrics_listen, kProgram,
+                                   [&] { return snapshot(driver, front, transport_prefix, started); });
+  if (!metrics) return app::fail(kProgram, metrics.error().message);
 
   driver.start();
   front.start();
@@ -188,6 +227,7 @@ int run(const Flags& f) {
     spdlog::info("signal {}: shutting down", sig);
     front.stop();
     control.stop();
+    app::stop_metrics(*metrics);
     driver.stop();
     io.stop();
   });

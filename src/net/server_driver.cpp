@@ -39,7 +39,7 @@ ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig&
 ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg,
                            obf::Framer framer, std::vector<std::unique_ptr<DatagramSocket>> sockets,
                            StreamHandler handler)
-    : DriverLoop(std::move(ex)), endpoint_(cfg, std::move(framer), rng_), handler_(std::move(handler)) {
+    : DriverLoop(std::move(ex)), endpoint_(cfg, std::move(framer), rng_), hints_(cfg), handler_(std::move(handler)) {
   if (sockets.empty() || sockets.size() > 65535) {
     throw std::invalid_argument("ServerDriver: 1..65535 sockets");
   }
@@ -76,6 +76,9 @@ void ServerDriver::process_events() {
   // at the policy's bounded rate (AuthConfig::log_per_second per reason; the rest summed as
   // "suppressed").
   while (auto log = endpoint_.poll_policy_log()) spdlog::info("{}", tunnel::to_string(*log));
+  // Clients refused for what they cannot do (paniq-rs against an authenticated profile): a
+  // warning that names the cause and the setting, on the first drop and then every 10 min.
+  if (auto hint = hints_.check(endpoint_.stats(), now_ms())) spdlog::warn("{}", *hint);
   using K = tunnel::ServerEventKind;
   while (auto e = endpoint_.poll_event()) {
     switch (e->kind) {

@@ -13,6 +13,7 @@
 #include "net/datagram.hpp"
 #include "net/driver_loop.hpp"
 #include "net/mux_stream.hpp"
+#include "tunnel/migration_hint.hpp"
 #include "tunnel/server.hpp"
 
 namespace paniq::net {
@@ -68,6 +69,7 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
 
   crypto::FastRng rng_;
   tunnel::ServerEndpoint endpoint_;
+  tunnel::MigrationHints hints_;
   std::vector<std::shared_ptr<DatagramSocket>> sockets_;
   StreamHandler handler_;
   bool send_blocked_ = false;

@@ -226,6 +226,9 @@ class Decoder {
 
   ByteView d_;
   std::size_t pos_ = 0;
+
+ public:
+  std::size_t position() const { return pos_; }
 };
 
 }  // namespace
@@ -343,6 +346,16 @@ Result<Value> decode(ByteView data) {
     return fail(detail::cat("input larger than ", std::to_string(kMaxInput), " bytes"));
   Decoder d(data);
   return d.item(0);
+}
+
+Result<Value> decode(ByteView data, std::size_t& used) {
+  used = 0;
+  if (data.size() > kMaxInput)
+    return fail(detail::cat("input larger than ", std::to_string(kMaxInput), " bytes"));
+  Decoder d(data);
+  auto v = d.item(0);
+  if (v) used = d.position();
+  return v;
 }
 
 }  // namespace paniq::profile::cbor

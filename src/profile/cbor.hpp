@@ -101,6 +101,9 @@ void encode(const Value& v, Bytes& out);
 // reserved or malformed heads, invalid UTF-8 in text, nesting deeper than kMaxDepth, input larger
 // than kMaxInput.
 Result<Value> decode(ByteView data);
+// Same, and sets `used` to the number of bytes the first item took (callers that must refuse
+// trailing bytes compare it with data.size()).
+Result<Value> decode(ByteView data, std::size_t& used);
 
 // Shortest IEEE half-precision bits that represent `v` exactly, if any.
 bool half_exact(double v, std::uint16_t& bits);

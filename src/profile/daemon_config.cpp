@@ -28,6 +28,7 @@ void read_common(ObjectReader& r, Config& c) {
   r.read_daemon_duration("metrics_interval", c.metrics_interval);
   r.read_string("log_level", c.log_level);
   r.read_string("control_socket", c.control_socket);
+  r.read_string("metrics_listen", c.metrics_listen);
 }
 
 // An optional array of strings; every element's type is checked (its text is the caller's).
@@ -130,6 +131,8 @@ Result<ProxyServerConfig> parse_proxy_server_config_json(std::string_view text,
   read_string_list(r, "allow_targets", c.allow_targets);
   read_string_list(r, "deny_targets", c.deny_targets);
   r.read_string("users_file", c.users_file);
+  r.read_bool("accept_unauthenticated_clients", c.accept_unauthenticated_clients);
+  r.read_bool("speedtest", c.speedtest);
   if (!r.ok()) return r.error();
   if (auto v = validate_common(c); !v) return v.error();
   r.unknown_keys(notes);

@@ -27,6 +27,8 @@ struct Socks5dConfig {
   Millis metrics_interval{10'000};
   std::string log_level = "info";  // stored lower-cased: debug | info | warn | error
   std::optional<std::string> control_socket;
+  // Prometheus metrics address IP:port (app/metrics.hpp, docs/operations.md); unset = off.
+  std::optional<std::string> metrics_listen;
   // Extension (docs/protocol.md): answer CONNECT with success at once and send the stream-open
   // request together with the application's first bytes, saving one tunnel round trip per
   // connection; a failed connect then shows as a reset connection instead of a SOCKS error code.
@@ -49,6 +51,8 @@ struct ProxyServerConfig {
   Millis metrics_interval{10'000};
   std::string log_level = "info";
   std::optional<std::string> control_socket;
+  // Prometheus metrics address IP:port (app/metrics.hpp, docs/operations.md); unset = off.
+  std::optional<std::string> metrics_listen;
   // Egress policy (our extension, docs/egress.md): rules "CIDR", "CIDR:PORT" or
   // "CIDR:PORT-PORT" ("[v6/len]:PORT" with a port). Deny rules win; allow rules open what they
   // name, also inside the ranges refused by default (loopback, link-local, RFC 1918, CGNAT,
@@ -59,6 +63,13 @@ struct ProxyServerConfig {
   // Encrypted mode's allowlist of client keys (profile/users.hpp, docs/protocol.md 7.7): only
   // listed users are served; re-read on SIGHUP. Needs obfuscation.encryption not "off".
   std::optional<std::string> users_file;
+  // Admit handshakes that carry no MAC1 (clients that cannot authenticate, such as paniq-rs)
+  // although the profile requires authentication; what they do send is still checked
+  // (tunnel::AuthConfig::accept_unauthenticated, README "Migrating from paniq-rs").
+  bool accept_unauthenticated_clients = false;
+  // The built-in speedtest target for `paniq-ctl speedtest` (our extension, docs/speedtest.md):
+  // only authenticated tunnel peers reach it; false refuses its streams with reply 0x02.
+  bool speedtest = true;
   friend bool operator==(const ProxyServerConfig&, const ProxyServerConfig&) = default;
 };
 

@@ -15,6 +15,7 @@ class Category final : public std::error_category {
       case Errc::invalid_value: return "invalid value";
       case Errc::validation: return "configuration rule broken";
       case Errc::cbor: return "invalid compact profile";
+      case Errc::link: return "invalid pnq:// link";
     }
     return "unknown profile error";
   }

@@ -18,6 +18,7 @@ enum class Errc {
   invalid_value,  // right type, unusable value (out of range, bad duration, bad address, ...)
   validation,     // cross-field rule broken (sizes, headers, chains)
   cbor,           // compact profile could not be decoded or encoded
+  link,           // pnq:// share link malformed, or refused (a server private key inside)
 };
 
 const std::error_category& profile_category();

@@ -1,6 +1,9 @@
 #include "profile/profile_cbor.hpp"
 
+#include <algorithm>
+#include <initializer_list>
 #include <limits>
+#include <string_view>
 
 #include "crypto/crypto.hpp"
 #include "profile/addr.hpp"
@@ -116,24 +119,17 @@ void lossy_notes(const Profile& p, std::vector<std::string>& notes) {
   if (p.transport_padding && padding_map(*p.transport_padding).items.empty()) {
     notes.push_back("transport_padding with all-default values is not carried: the decoder gets no padding");
   }
+  if (p.preamble_delay_ms && *p.preamble_delay_ms == 0) {
+    notes.push_back("preamble_delay_ms 0 is not carried: the decoder reads null (5 ms)");
+  }
   if (p.obfuscation.classify_mode != obf::ClassifyMode::FirstMatch) {
-    notes.push_back("obfuscation.classify_mode is not carried by the compact profile");
+    notes.push_back(
+        "obfuscation.classify_mode is carried only in the extension map: a reference decoder "
+        "ignores it");
   }
   if (!p.obfuscation.server_private_key.empty()) {
     notes.push_back(
         "obfuscation.server_private_key is included: never give this to clients (use a client view)");
-  }
-  // Our extensions have no compact form yet: a decoded profile runs without them (plain mode
-  // against a server that requires encryption gets silence), so say so loudly.
-  if (p.obfuscation.encryption != "off" || !p.obfuscation.client_private_key.empty() ||
-      p.obfuscation.rekey_interval) {
-    notes.push_back(
-        "obfuscation.encryption, client_private_key and rekey_interval are not carried by the "
-        "compact profile: a decoded profile runs plain mode (refused by a server that requires "
-        "encryption)");
-  }
-  if (!p.servers.empty() || p.hop_interval) {
-    notes.push_back("servers and hop_interval are not carried by the compact profile");
   }
 }
 
@@ -252,6 +248,181 @@ PaddingSection decode_padding(const Value& m) {
   return t;
 }
 
+// ---- extension map (docs/protocol.md 8.2) ----------------------------------------------------
+// Our own fields travel in one map under the TEXT key "x" at the end of the top-level map. The
+// reference decoder matches integer keys only and skips everything else (PROTOCOL.md 11.2), and
+// no future reference key can be a text string, so the map can never collide with the
+// reference's mapping. It is written only when one of its fields differs from its default, so a
+// profile without extensions encodes to exactly the reference's bytes.
+
+constexpr std::string_view kExtKey = "x";
+
+Value kcp_extension_map(const KcpSection& k) {
+  const KcpSection d;
+  Value m = Value::map();
+  if (!k.pack_segments) m.put(1, Value::boolean(false));
+  if (k.congestion != d.congestion) m.put(2, Value::string(k.congestion));
+  if (k.loss_recovery != d.loss_recovery) m.put(3, Value::string(k.loss_recovery));
+  if (k.bandwidth_mbps) m.put(4, Value::float64(*k.bandwidth_mbps));
+  return m;
+}
+
+Result<Value> extension_map(const Profile& p) {
+  const ObfuscationSection& o = p.obfuscation;
+  Value m = Value::map();
+  if (o.encryption != "off") m.put(1, Value::string(o.encryption));
+  if (!o.client_private_key.empty()) {
+    auto raw = crypto::base64_decode(o.client_private_key);
+    if (!raw) return make_error(Errc::cbor, "obfuscation.client_private_key: invalid base64");
+    m.put(2, Value::byte_string(std::move(*raw)));
+  }
+  if (o.rekey_interval) {
+    m.put(3, Value::uint(static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.rekey_interval->count()))));
+  }
+  if (o.classify_mode == obf::ClassifyMode::Strict) m.put(4, Value::string("strict"));
+  if (!p.servers.empty()) {
+    Value arr = Value::array();
+    for (const std::string& s : p.servers) arr.items.push_back(Value::string(s));
+    m.put(5, std::move(arr));
+  }
+  if (p.server_select != "failover") m.put(6, Value::string(p.server_select));
+  if (p.hop_interval) m.put(7, Value::string(*p.hop_interval));
+  if (p.kcp) {
+    if (Value k = kcp_extension_map(*p.kcp); !k.items.empty()) m.put(8, std::move(k));
+  }
+  return m;
+}
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Unsigned: return "an unsigned integer";
+    case Kind::Negative: return "a negative integer";
+    case Kind::Bytes: return "a byte string";
+    case Kind::Text: return "a text string";
+    case Kind::Array: return "an array";
+    case Kind::Map: return "a map";
+    case Kind::Tag: return "a tagged value";
+    case Kind::Bool: return "a boolean";
+    case Kind::Null: return "null";
+    case Kind::Undefined: return "undefined";
+    case Kind::Simple: return "a simple value";
+    case Kind::Float: return "a float";
+  }
+  return "an unknown item";
+}
+
+// Unlike the reference's keys, extension values are checked strictly: a link whose
+// `encryption` vanished silently would run plain mode against a server that requires it.
+Error ext_error(std::string_view where, std::string_view field, std::string_view what) {
+  return make_error(Errc::cbor, detail::cat("compact profile extension ", where, " (", field, "): ", what));
+}
+
+Result<const Value*> ext_value(const Value& m, std::uint64_t key, Kind want, std::string_view where,
+                               std::string_view field) {
+  const Value* v = m.get(key);
+  if (!v || v->kind == want) return v;
+  return ext_error(where, field, detail::cat("expected ", kind_name(want), ", got ", kind_name(v->kind)));
+}
+
+Result<void> ext_choice(const Value& m, std::uint64_t key, std::string_view where, std::string_view field,
+                        std::initializer_list<std::string_view> allowed, std::string& out) {
+  auto v = ext_value(m, key, Kind::Text, where, field);
+  if (!v) return v.error();
+  if (!*v) return {};
+  std::string list;
+  for (std::string_view a : allowed) {
+    if ((*v)->text == a) {
+      out = (*v)->text;
+      return {};
+    }
+    list += detail::cat(list.empty() ? "" : ", ", "\"", a, "\"");
+  }
+  return ext_error(where, field, detail::cat("\"", (*v)->text, "\": must be one of ", list));
+}
+
+Result<void> decode_kcp_extensions(const Value& m, KcpSection& k) {
+  auto pack = ext_value(m, 1, Kind::Bool, "x.8.1", "kcp.pack_segments");
+  if (!pack) return pack.error();
+  if (*pack) k.pack_segments = (*pack)->b;
+  if (auto r = ext_choice(m, 2, "x.8.2", "kcp.congestion", {"bbr", "ikcp", "none"}, k.congestion); !r) {
+    return r;
+  }
+  if (auto r = ext_choice(m, 3, "x.8.3", "kcp.loss_recovery", {"rack", "ikcp"}, k.loss_recovery); !r) {
+    return r;
+  }
+  auto bw = ext_value(m, 4, Kind::Float, "x.8.4", "kcp.bandwidth_mbps");
+  if (!bw) return bw.error();
+  if (*bw) {
+    const double mbps = (*bw)->f;
+    if (!(mbps > 0 && mbps <= 1e6)) {
+      return ext_error("x.8.4", "kcp.bandwidth_mbps", "must be above 0 and at most 1000000");
+    }
+    k.bandwidth_mbps = mbps;
+  }
+  return {};
+}
+
+Result<void> decode_obf_extensions(const Value& m, ObfuscationSection& o) {
+  const std::initializer_list<std::string_view> modes = {"off", "preferred", "required"};
+  if (auto r = ext_choice(m, 1, "x.1", "obfuscation.encryption", modes, o.encryption); !r) return r;
+  auto key = ext_value(m, 2, Kind::Bytes, "x.2", "obfuscation.client_private_key");
+  if (!key) return key.error();
+  if (*key) {
+    if ((*key)->bytes.size() != 32) {
+      return ext_error("x.2", "obfuscation.client_private_key",
+                       detail::cat(std::to_string((*key)->bytes.size()), " bytes, expected 32"));
+    }
+    o.client_private_key = crypto::base64_encode((*key)->bytes);
+  }
+  auto rekey = ext_value(m, 3, Kind::Unsigned, "x.3", "obfuscation.rekey_interval");
+  if (!rekey) return rekey.error();
+  if (*rekey) o.rekey_interval = as_millis(**rekey);
+  std::string mode = "first_match";
+  if (auto r = ext_choice(m, 4, "x.4", "obfuscation.classify_mode", {"first_match", "strict"}, mode); !r) {
+    return r;
+  }
+  o.classify_mode = mode == "strict" ? obf::ClassifyMode::Strict : obf::ClassifyMode::FirstMatch;
+  return {};
+}
+
+Result<void> decode_extensions(const Value& x, Profile& p) {
+  if (x.kind != Kind::Map) {
+    return ext_error("x", "extension map", detail::cat("expected a map, got ", kind_name(x.kind)));
+  }
+  if (auto r = decode_obf_extensions(x, p.obfuscation); !r) return r;
+  auto servers = ext_value(x, 5, Kind::Array, "x.5", "servers");
+  if (!servers) return servers.error();
+  if (*servers) {
+    for (std::size_t i = 0; i < (*servers)->items.size(); ++i) {
+      const Value& s = (*servers)->items[i];
+      if (s.kind != Kind::Text) {
+        return ext_error("x.5", detail::cat("servers[", std::to_string(i), "]"),
+                         detail::cat("expected a text string, got ", kind_name(s.kind)));
+      }
+      p.servers.push_back(s.text);
+    }
+  }
+  if (auto r = ext_choice(x, 6, "x.6", "server_select", {"failover"}, p.server_select); !r) return r;
+  auto hop = ext_value(x, 7, Kind::Text, "x.7", "hop_interval");
+  if (!hop) return hop.error();
+  if (*hop) p.hop_interval = (*hop)->text;
+  auto kcp = ext_value(x, 8, Kind::Map, "x.8", "kcp extensions");
+  if (!kcp) return kcp.error();
+  if (*kcp) {
+    // The reference omits key 7 when every KCP value is its default; the section exists.
+    if (!p.kcp) p.kcp = decode_kcp(Value::map());
+    if (auto r = decode_kcp_extensions(**kcp, *p.kcp); !r) return r;
+  }
+  return {};
+}
+
+const Value* text_key(const Value& m, std::string_view key) {
+  for (std::size_t i = 0; i + 1 < m.items.size(); i += 2) {
+    if (m.items[i].kind == Kind::Text && m.items[i].text == key) return &m.items[i + 1];
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Result<Bytes> encode_compact_profile(const Profile& p, std::vector<std::string>* notes) {
@@ -273,6 +444,12 @@ Result<Bytes> encode_compact_profile(const Profile& p, std::vector<std::string>*
   root.put(8, std::move(*obf));
   if (p.transport_padding) {
     if (Value t = padding_map(*p.transport_padding); !t.items.empty()) root.put(9, std::move(t));
+  }
+  auto ext = extension_map(p);
+  if (!ext) return ext.error();
+  if (!ext->items.empty()) {
+    root.items.push_back(Value::string(std::string(kExtKey)));
+    root.items.push_back(std::move(*ext));
   }
   if (notes) lossy_notes(p, *notes);
   Bytes out;
@@ -301,6 +478,9 @@ Result<Profile> decode_compact_profile(ByteView data) {
   if (const Value* v = root.get(7); v && v->kind == Kind::Map) p.kcp = decode_kcp(*v);
   if (const Value* v = root.get(8); v && v->kind == Kind::Map) decode_obfuscation(*v, p.obfuscation);
   if (const Value* v = root.get(9); v && v->kind == Kind::Map) p.transport_padding = decode_padding(*v);
+  if (const Value* x = text_key(root, kExtKey)) {
+    if (auto r = decode_extensions(*x, p); !r) return r.error();
+  }
   return p;
 }
 

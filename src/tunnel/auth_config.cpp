@@ -51,6 +51,7 @@ const char* to_string(AuthReason r) {
     case AuthReason::skew_soft: return "skew_soft";
     case AuthReason::legacy_accepted: return "legacy_accepted";
     case AuthReason::wall_unknown: return "wall_unknown";
+    case AuthReason::unauthenticated_accepted: return "unauthenticated_accepted";
   }
   return "?";
 }

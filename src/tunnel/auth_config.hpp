@@ -36,8 +36,9 @@ enum class AuthReason : std::uint8_t {
   skew_soft,                    // |skew| > skew_soft_seconds (accepted)
   legacy_accepted,              // require_timestamp waived by legacy_mode_enabled
   wall_unknown,                 // the shell gave no wall time: skew not checked
+  unauthenticated_accepted,     // no MAC1, admitted by accept_unauthenticated (a paniq-rs client)
 };
-inline constexpr std::size_t kAuthReasonCount = 13;
+inline constexpr std::size_t kAuthReasonCount = 14;
 inline constexpr std::size_t kAuthDropReasonCount = 10;  // policy .. skew_hard
 constexpr std::size_t index(AuthReason r) { return static_cast<std::size_t>(r); }
 constexpr bool is_drop(AuthReason r) { return index(r) < kAuthDropReasonCount; }
@@ -58,6 +59,13 @@ struct AuthConfig {
   std::uint64_t replay_cache_size = 0;       // 0: no replay cache
   std::uint64_t rate_limit_pps = 0;          // 0: no rate limit
   std::uint64_t rate_limit_burst = 0;        // < 1 is taken as 1
+  // A server setting, not a profile field (proxy-server's accept_unauthenticated_clients):
+  // admit Initiations that carry no MAC1 (clients that cannot authenticate, such as paniq-rs,
+  // whose Initiation payload is empty) although require_encrypted_timestamp is set. What such
+  // an Initiation does carry is still checked: the I1..I5 signatures, a <t> date's skew and
+  // replay, the rate limit. An Initiation WITH a MAC1 gets every check as before, so clients
+  // that authenticate keep their protection against replay and forgery.
+  bool accept_unauthenticated = false;
   // Bounds of our own (not profile fields): per-source state a prober could otherwise grow.
   std::size_t preamble_table_size = 4096;    // sources with signature records
   std::uint32_t preamble_ttl_ms = 10'000;    // a record lives this long after its last signature

@@ -23,6 +23,7 @@
 #include "tunnel/errors.hpp"
 #include "tunnel/event_queue.hpp"
 #include "tunnel/link.hpp"
+#include "tunnel/session_info.hpp"
 
 namespace paniq::tunnel {
 
@@ -147,6 +148,8 @@ class ClientSession {
   const Link* link() const { return link_.get(); }
   mux::Session* mux() { return link_ ? &link_->mux() : nullptr; }
   const ClientSessionStats& stats() const { return stats_; }
+  // When the handshake completed (0 before).
+  TimeMs established_at() const { return established_at_; }
 
   // Ends the session (nothing is sent; the server forgets it by its idle timeout).
   void close(std::error_code reason);
@@ -182,6 +185,7 @@ class ClientSession {
   std::uint32_t attempts_ = 0;
   DatagramQueue hs_tx_;  // handshake datagrams due
   std::unique_ptr<Link> link_;
+  TimeMs established_at_ = 0;
   ClientSessionStats stats_;
 };
 
@@ -291,6 +295,9 @@ class Client {
   // one's): Link counters, and the sessions' own counters.
   LinkStats link_totals() const;
   ClientSessionStats session_totals() const;
+  // The current session when it is established (session_info.hpp; no peer: the shell knows
+  // the server address), else nullopt.
+  std::optional<SessionInfo> session_info(TimeMs now) const;
 
   // Closes the current session (SessionClosed(closed); waiting opens fail).
   void close(TimeMs now);

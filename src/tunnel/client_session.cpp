@@ -172,6 +172,7 @@ void ClientSession::on_response(ByteView payload, TimeMs now) {
 void ClientSession::establish(std::uint32_t conv, TimeMs now, const envelope::SecureKeys* keys) {
   conv_ = conv;
   link_ = std::make_unique<Link>(cfg_.link, conv, framer_, rng_, now, keys);
+  established_at_ = now;
   state_ = ClientState::Established;
   hs_tx_.clear();  // an Initiation retransmission not yet sent is moot
   preamble_.clear();

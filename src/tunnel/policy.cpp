@@ -139,7 +139,12 @@ PolicyDecision AuthPolicy::decide(const InitiationInfo& info) {
     v = envelope::verify_initiation(info.datagram, info.payload, *keys_, {.open_timestamp = false});
   }
   if (v.mac1 == envelope::Mac1Check::Invalid) return drop(AuthReason::mac1_invalid, info);
-  if (v.mac1 == envelope::Mac1Check::Absent && cfg_.require_encrypted_timestamp) {
+  // Without MAC1 the Initiation says nothing about its sender; accept_unauthenticated admits it
+  // anyway (noted), and only what it carries is checked below.
+  const bool unauthenticated = v.mac1 == envelope::Mac1Check::Absent &&
+                               (cfg_.require_encrypted_timestamp || cfg_.require_timestamp) &&
+                               cfg_.accept_unauthenticated;
+  if (v.mac1 == envelope::Mac1Check::Absent && cfg_.require_encrypted_timestamp && !unauthenticated) {
     return drop(AuthReason::mac1_missing, info);
   }
   // 2. The source's handshake budget.
@@ -150,7 +155,7 @@ PolicyDecision AuthPolicy::decide(const InitiationInfo& info) {
   if (v.mac1 == envelope::Mac1Check::Valid) {
     if (auto r = open_encrypted(info, dated, key)) return drop(*r, info);
   }
-  if (cfg_.require_encrypted_timestamp && dated.source != TimeSource::encrypted) {
+  if (cfg_.require_encrypted_timestamp && dated.source != TimeSource::encrypted && !unauthenticated) {
     return drop(AuthReason::encrypted_timestamp_missing, info);
   }
   // 4. The preamble's signatures (and a <t> for an Initiation without encrypted timestamp).
@@ -163,7 +168,8 @@ PolicyDecision AuthPolicy::decide(const InitiationInfo& info) {
   }
   // 5. Timestamp requirement, 6. clock skew.
   PolicyDecision d;
-  if (dated.source == TimeSource::none && cfg_.require_timestamp) {
+  if (unauthenticated) note(d, AuthReason::unauthenticated_accepted, info);
+  if (dated.source == TimeSource::none && cfg_.require_timestamp && !unauthenticated) {
     if (!cfg_.legacy_mode_enabled || cfg_.require_encrypted_timestamp) {
       return drop(AuthReason::timestamp_missing, info);
     }

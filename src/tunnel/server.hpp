@@ -37,6 +37,7 @@
 #include "tunnel/peer_addr.hpp"
 #include "tunnel/plain_conv.hpp"
 #include "tunnel/response_budget.hpp"
+#include "tunnel/session_info.hpp"
 
 namespace paniq::tunnel {
 
@@ -307,6 +308,8 @@ class ServerEndpoint {
   std::optional<std::uint32_t> conv(ServerSessionId session) const;
   const Link* link(ServerSessionId session) const;
   std::vector<ServerSessionId> session_ids() const;
+  // A snapshot of every live session, by id (session_info.hpp; status view and metrics).
+  std::vector<SessionInfo> session_infos(TimeMs now) const;
   const ServerStats& stats() const { return stats_; }
   // The Link counters of every session since start: closed sessions' final values plus the
   // live ones' current values.

@@ -367,6 +367,40 @@ HandshakeResult handshake(const Context& ctx, UdpSocket& sock, Rng& rng, std::ui
   return out;
 }
 
+// The handshake paniq-rs makes (PROTOCOL.md 4): the I1..I5 signature datagrams of the profile
+// (with <t> = now), then an Initiation whose payload is EMPTY (no capability tag, no MAC1, no
+// encrypted timestamp, no Noise offer). ok when a plain Response arrives within the timeout.
+HandshakeResult reference_handshake(const Context& ctx, UdpSocket& sock, Rng& rng, std::uint32_t timeout_ms) {
+  HandshakeResult out;
+  const auto t0 = Clock::now();
+  for (const Bytes& sig : ctx.framer.signatures(static_cast<std::uint32_t>(wall_now().seconds), rng)) {
+    (void)sock.send(sig);
+  }
+  const Bytes init = ctx.framer.encode(obf::MessageType::Initiation, {}, rng);
+  (void)sock.send(init);
+  const auto sent = Clock::now();
+  out.initiation = init;
+  Bytes buf(kMaxDatagram);
+  const auto limit = sent + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < limit) {  // bounded by the timeout
+    const auto n = sock.receive(buf, 20);
+    if (!n) continue;
+    const ByteView d(buf.data(), *n);
+    const auto c = ctx.framer.classify(d);
+    if (!c || c->type != obf::MessageType::Response) continue;
+    if (const auto conv = envelope::parse_response_conv(c->payload)) {
+      out.ok = true;
+      out.conv = *conv;
+      break;
+    }
+  }
+  const auto done = Clock::now();
+  out.elapsed_ms = std::chrono::duration<double, std::milli>(done - t0).count();
+  out.response_ms = std::chrono::duration<double, std::milli>(done - sent).count();
+  if (!out.ok) out.error = "no Response";
+  return out;
+}
+
 // ---- hostile --------------------------------------------------------------------------------
 
 enum Category : std::size_t {
@@ -623,10 +657,11 @@ int run_flood(const Context& ctx, std::uint64_t seed, double rate, double second
 
 // ---- handshake ------------------------------------------------------------------------------
 
-int run_handshake(const Context& ctx, std::uint64_t seed, std::uint32_t timeout_ms) {
+int run_handshake(const Context& ctx, std::uint64_t seed, std::uint32_t timeout_ms, bool reference) {
   SeededRng rng(seed);
   UdpSocket s(ctx.bind, ctx.server);
-  const HandshakeResult hs = handshake(ctx, s, rng, timeout_ms);
+  const HandshakeResult hs =
+      reference ? reference_handshake(ctx, s, rng, timeout_ms) : handshake(ctx, s, rng, timeout_ms);
   nlohmann::ordered_json out{
       {"command", "handshake"},        {"ok", hs.ok},     {"elapsed_ms", hs.elapsed_ms},
       {"response_ms", hs.response_ms}, {"conv", hs.conv}, {"port", s.local_port()}};
@@ -666,6 +701,7 @@ struct Args {
   std::size_t sources = 0;
   int wait_ms = 1000;
   std::uint32_t timeout_ms = 1000;
+  bool reference = false;
   CLI::App* hostile = nullptr;
   CLI::App* flood = nullptr;
 };
@@ -710,6 +746,8 @@ void add_options(CLI::App& cli, Args& a) {
   hs->add_option("--timeout-ms", a.timeout_ms, "wait for the Response after the Initiation")
       ->capture_default_str()
       ->check(CLI::Range(1, 60'000));
+  hs->add_flag("--reference", a.reference,
+               "as paniq-rs does it: signatures, then an Initiation with an empty payload");
 }
 
 }  // namespace
@@ -731,7 +769,7 @@ int main(int argc, char** argv) {
     if (!ctx) return 2;
     if (a.hostile->parsed()) return run_hostile(*ctx, a.count, a.seed, a.rate, a.wait_ms);
     if (a.flood->parsed()) return run_flood(*ctx, a.seed, a.rate, a.seconds, a.sources);
-    return run_handshake(*ctx, a.seed, a.timeout_ms);
+    return run_handshake(*ctx, a.seed, a.timeout_ms, a.reference);
   } catch (const std::exception& e) {
     std::cerr << "paniq-probe: " << e.what() << "\n";
     return 1;

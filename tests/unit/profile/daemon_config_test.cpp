@@ -113,6 +113,18 @@ TEST(DaemonConfig, FastConnectExtension) {
   EXPECT_EQ(notes[0], R"(unknown field "fast_connect" ignored)");
 }
 
+TEST(DaemonConfig, SpeedtestTargetSetting) {
+  std::vector<std::string> notes;
+  EXPECT_TRUE(ProxyServerConfig{}.speedtest);  // on unless turned off (docs/speedtest.md)
+  auto off = parse_proxy_server_config_json(R"({"speedtest":false})", notes);
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->speedtest);
+  EXPECT_TRUE(notes.empty());
+  auto bad = parse_proxy_server_config_json(R"({"speedtest":"no"})", notes);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, R"(speedtest: "no": must be true or false)");
+}
+
 TEST(DaemonConfig, EgressTargetLists) {
   std::vector<std::string> notes;
   auto none = parse_proxy_server_config_json("{}", notes);

@@ -450,5 +450,64 @@ TEST(AuthPolicy, ConstructionRejectsAnInvalidConfig) {
   EXPECT_THROW({ AuthPolicy p(a, fr, rng); }, std::invalid_argument);
 }
 
+// accept_unauthenticated: a paniq-rs client (empty Initiation payload) is admitted by a server
+// whose profile requires authentication, and everything it does send is still checked.
+TEST(AuthPolicy, AcceptUnauthenticatedAdmitsOnlyWhatItMustAndChecksTheRest) {
+  obf::Config oc = signed_obf();
+  AuthConfig a = strict(kServer);
+  a.signature_validate = true;
+  const PeerAddr peer = test::peer4(5, 5000);
+  {
+    Bench b(oc, a);  // switch off: the reference-style Initiation is refused
+    const Bytes init = b.framer.encode(obf::MessageType::Initiation, {}, b.rng);
+    for (const Bytes& s : b.framer.signatures(static_cast<std::uint32_t>(kNow.seconds), b.rng)) {
+      b.policy.observe_unclassified(peer, s, 1);
+    }
+    EXPECT_TRUE(dropped(b.decide(init, 2, kNow, peer), AuthReason::mac1_missing));
+  }
+  a.accept_unauthenticated = true;
+  Bench b(oc, a);
+  const Bytes init = b.framer.encode(obf::MessageType::Initiation, {}, b.rng);
+  // Still required: the I1..I5 signatures it sends, their <t> date's skew, the replay cache.
+  EXPECT_TRUE(dropped(b.decide(init, 0, kNow, peer), AuthReason::signature_missing));
+  for (const Bytes& s : b.framer.signatures(static_cast<std::uint32_t>(kNow.seconds), b.rng)) {
+    b.policy.observe_unclassified(peer, s, 1);
+  }
+  EXPECT_TRUE(dropped(b.decide(init, 2, WallTime{kNow.seconds + 31, 0}, peer), AuthReason::skew_hard));
+  const auto d = b.admit(init, 3, kNow, peer);
+  EXPECT_EQ(d.verdict, PolicyVerdict::accept);
+  EXPECT_TRUE(d.has_note(AuthReason::unauthenticated_accepted));
+  for (const Bytes& s : b.framer.signatures(static_cast<std::uint32_t>(kNow.seconds), b.rng)) {
+    b.policy.observe_unclassified(peer, s, 4);
+  }
+  EXPECT_TRUE(dropped(b.decide(init, 5, kNow, peer), AuthReason::replay)) << "same bytes and <t>";
+  // A client that does send MAC1 gets every check: a wrong one, or a MAC1 without the
+  // encrypted timestamp, is refused; a valid one is accepted without the note.
+  crypto::Key32 other{};
+  other.fill(0x77);
+  const PeerAddr p2 = test::peer4(6, 6000);
+  auto sign = [&](TimeMs t) {
+    for (const Bytes& s : b.framer.signatures(static_cast<std::uint32_t>(kNow.seconds), b.rng)) {
+      b.policy.observe_unclassified(p2, s, t);
+    }
+  };
+  sign(10);
+  EXPECT_TRUE(dropped(b.decide(our_initiation(b.framer, other, kNow, 1), 11, kNow, p2), AuthReason::mac1_invalid));
+  EXPECT_TRUE(dropped(b.decide(our_initiation(b.framer, kServer, kNow, 2, false), 12, kNow, p2),
+                      AuthReason::encrypted_timestamp_missing));
+  const auto ok = b.decide(our_initiation(b.framer, kServer, kNow, 3), 13, kNow, p2);
+  EXPECT_EQ(ok.verdict, PolicyVerdict::accept);
+  EXPECT_FALSE(ok.has_note(AuthReason::unauthenticated_accepted));
+}
+
+TEST(AuthPolicy, AcceptUnauthenticatedWithoutAnyDateWaivesRequireTimestamp) {
+  AuthConfig a = strict(kServer);  // no signatures: an empty Initiation has no date at all
+  a.accept_unauthenticated = true;
+  Bench b(padded_obf(), a);
+  const auto d = b.decide(b.framer.encode(obf::MessageType::Initiation, {}, b.rng), 0, kNow);
+  EXPECT_EQ(d.verdict, PolicyVerdict::accept);
+  EXPECT_TRUE(d.has_note(AuthReason::unauthenticated_accepted));
+}
+
 }  // namespace
 }  // namespace paniq::tunnel
