@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -161,6 +162,18 @@ int guarded_main(std::string_view program, const std::function<int()>& body) {
   } catch (const std::exception& e) {
     return fail(program, e.what());
   }
+}
+
+Result<std::string> read_file_or_stdin(const std::string& path) {
+  std::ostringstream ss;
+  if (path.empty() || path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{std::make_error_code(std::errc::no_such_file_or_directory), "cannot read " + path};
+    ss << in.rdbuf();
+  }
+  return ss.str();
 }
 
 }  // namespace paniq::app

@@ -101,4 +101,7 @@ Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::strin
 // fail() (exit 1).
 int guarded_main(std::string_view program, const std::function<int()>& body);
 
+// The whole of a file, or of stdin when `path` is empty or "-" (paniq-ctl's inputs).
+Result<std::string> read_file_or_stdin(const std::string& path);
+
 }  // namespace paniq::app

@@ -16,18 +16,6 @@ namespace {
 
 constexpr const char* kProgram = "paniq-ctl";
 
-Result<std::string> read_text(const std::string& path) {
-  std::ostringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{std::make_error_code(std::errc::no_such_file_or_directory), "cannot read " + path};
-    ss << in.rdbuf();
-  }
-  return ss.str();
-}
-
 }  // namespace
 
 LinkCommands::LinkCommands(CLI::App& cli) {
@@ -67,7 +55,7 @@ int LinkCommands::link() const {
   if (!parse_qr_level(ec_, level)) {
     return fail(kProgram, "link: --ec \"" + ec_ + "\": must be L, M, Q or H", kExitUsage);
   }
-  auto text = read_text(profile_);
+  auto text = read_file_or_stdin(profile_);
   if (!text) return fail(kProgram, "link: " + text.error().message);
   std::vector<std::string> warnings;
   auto p = profile::parse_profile_json(*text, warnings);
@@ -114,7 +102,7 @@ int LinkCommands::import() const {
   const bool url = profile::looks_like_link(input_) ||
                    (profile::has_url_scheme(input_) && !std::ifstream(input_).good());
   if (!url) {
-    auto text = read_text(input_);
+    auto text = read_file_or_stdin(input_);
     if (!text) return fail(kProgram, "import: " + text.error().message);
     link = std::move(*text);
     source = (input_ == "-" ? std::string("stdin") : input_) + ": ";

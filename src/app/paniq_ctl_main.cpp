@@ -33,18 +33,6 @@ std::string today_utc() {
   return buf;
 }
 
-Result<std::string> read_input(const std::string& path) {
-  std::ostringstream ss;
-  if (path.empty() || path == "-") {
-    ss << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{std::make_error_code(std::errc::no_such_file_or_directory), "cannot read " + path};
-    ss << in.rdbuf();
-  }
-  return ss.str();
-}
-
 int write_output(const std::string& path, std::string_view data) {
   if (path.empty() || path == "-") {
     std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
@@ -104,7 +92,7 @@ int create_profile(unsigned mtu, const std::string& name, const std::string& pro
 }
 
 int profile_cbor(bool decode, const std::string& input, const std::string& output, bool base64) {
-  auto text = read_input(input);
+  auto text = app::read_file_or_stdin(input);
   if (!text) return app::fail(kProgram, text.error().message);
   if (decode) {
     auto p = base64 ? profile::decode_profile_base64(*text)

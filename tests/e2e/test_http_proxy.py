@@ -35,6 +35,7 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, free_port, sha256_file  # noqa: E402
 from clients import curl_fetch  # noqa: E402
+from test_socks_errors import unanswering_target  # noqa: E402
 
 FILES = {"blob.bin": 3 << 20, "a.bin": 300 << 10, "b.bin": 700 << 10, "c.bin": 1 << 20}
 
@@ -123,24 +124,6 @@ class EchoOrigin:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def unanswering_target():
-    """A listener with a full accept queue: connects to it never complete (SYNs dropped)."""
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(0)
-    port = lst.getsockname()[1]
-    fillers = []
-    for _ in range(16):
-        c = socket.socket()
-        c.setblocking(False)
-        c.connect_ex(("127.0.0.1", port))
-        fillers.append(c)
-        _, w, _ = select.select([], [c], [], 0.3)
-        if not w:
-            return lst, fillers, port
-    raise RuntimeError("could not fill the accept queue of a loopback listener")
 
 
 # --- checks ---------------------------------------------------------------------------------
