@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel bench-wan package clean
+.PHONY: all deps build test test-asan demo fuzz-smoke bench bench-tunnel bench-wan soak package clean
 
 all: build
 
@@ -44,6 +44,14 @@ bench: build
 # Loopback tunnel benchmark (nginx origin; kcptun for comparison when installed).
 bench-tunnel: build
 	./bench/bench-tunnel.sh $(BUILD)
+
+# Long soak (tests/e2e/test_soak.py): mixed load with server restarts, port hops and a failover
+# for SOAK_MINUTES (60); asserts byte-exact transfers, flat RSS / fds, no unexplained error.
+# `make test` runs the same script for 60 s.
+SOAK_MINUTES ?= 60
+soak: build
+	SOAK_MINUTES=$(SOAK_MINUTES) PANIQ_BIN_DIR=$(BUILD)/src/app \
+	  PANIQ_NGINX=$$(command -v nginx || echo /usr/sbin/nginx) python3 tests/e2e/test_soak.py
 
 # WAN emulation benchmark (root: namespaces, tbf, NFQUEUE delay/loss); ~35 min for the full
 # matrix. Subsets: WAN_LINKS=100m20 WAN_LOSS=0,5 WAN_TUNNELS=paniq,cubic WAN_QUICK=1; KCP A/B:

@@ -9,7 +9,12 @@ from /proc/PID/smaps_rollup, for socks5d and proxy-server on loopback:
 Per idle stream = (held - idle) / N. Prints a table and writes JSON next to it when --out is
 given. Loopback only; every process it starts is stopped by PID.
 
+With --smaps-dir DIR, each state also writes DIR/<daemon>-<state>.txt: Rss and Anonymous kB
+per mapping (from /proc/PID/smaps, largest first), to see where the memory is (heap, stacks,
+each shared library).
+
 usage: bench/memory/bench_memory.py --bin-dir build/src/app [--streams 1000] [--out FILE]
+                                    [--smaps-dir DIR]
 """
 import argparse
 import json
@@ -33,6 +38,38 @@ def smaps(pid):
             if len(parts) >= 2 and parts[0] in ("Rss:", "Anonymous:"):
                 out[parts[0][:-1]] = int(parts[1])  # kB
     return out
+
+
+def smaps_by_mapping(pid):
+    """{mapping name: {"Rss": kB, "Anonymous": kB}} from /proc/PID/smaps; anonymous mappings
+    without a name are summed as "[anon]"."""
+    out = {}
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            if not parts[0].endswith(":") or "-" in parts[0]:  # a mapping's header line
+                name = parts[5] if len(parts) > 5 else "[anon]"
+                out.setdefault(name, {"Rss": 0, "Anonymous": 0})
+            elif parts[0] in ("Rss:", "Anonymous:") and name is not None:
+                out[name][parts[0][:-1]] += int(parts[1])
+    return out
+
+
+def dump_mappings(directory, state, procs):
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    tag = state.split(" (")[0].replace(" ", "-")
+    for daemon, pid in procs.items():
+        rows = sorted(smaps_by_mapping(pid).items(), key=lambda kv: -kv[1]["Rss"])
+        with open(os.path.join(directory, f"{daemon}-{tag}.txt"), "w") as f:
+            f.write(f"{'Rss kB':>8} {'Anon kB':>8}  mapping\n")
+            for name, v in rows:
+                if v["Rss"] > 0:
+                    f.write(f"{v['Rss']:>8} {v['Anonymous']:>8}  {name}\n")
 
 
 class Sink:
@@ -71,6 +108,7 @@ def main():
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--out")
+    ap.add_argument("--smaps-dir", help="write per-mapping Rss/Anonymous for each state here")
     args = ap.parse_args()
     os.environ["PANIQ_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import resource
@@ -90,6 +128,7 @@ def main():
         time.sleep(1)
         procs = {"socks5d": client.pid, "proxy-server": server.pid}
         rows["idle"] = {n: smaps(p) for n, p in procs.items()}
+        dump_mappings(args.smaps_dir, "idle", procs)
         held = []
         for i in range(args.streams):
             s, reply = socks_open(client.port, 1, atyp_ipv4("127.0.0.1"), sink.port, timeout=30)
@@ -99,11 +138,13 @@ def main():
             held.append(s)
         time.sleep(1)
         rows[f"{len(held)} held"] = {n: smaps(p) for n, p in procs.items()}
+        dump_mappings(args.smaps_dir, "held", procs)
         for s in held:
             s.close()
         sink.close()
         time.sleep(10)
         rows["after close (10 s)"] = {n: smaps(p) for n, p in procs.items()}
+        dump_mappings(args.smaps_dir, "after close", procs)
         n = max(1, len(held))
     print(f"\n{'state':<22}" + "".join(f"{d + ' ' + k:>26}" for d in ("socks5d", "proxy-server")
                                       for k in ("Anonymous kB", "Rss kB")))

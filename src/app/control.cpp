@@ -67,6 +67,8 @@ constexpr ControlField kExtension[] = {
     {"server_changes", &ControlStats::server_changes},
     {"hops", &ControlStats::hops},
     {"refused_max_connections", &ControlStats::refused_max_connections},
+    {"refused_user_streams", &ControlStats::refused_user_streams},
+    {"refused_session_streams", &ControlStats::refused_session_streams},
     {"initiations_answered", &ControlStats::initiations_answered},
     {"sessions_lazy_created", &ControlStats::sessions_lazy_created},
     {"responses_out", &ControlStats::responses_out},
@@ -90,7 +92,9 @@ nlohmann::ordered_json to_json(const ControlStats& s) {
       users[u.name] = {{"sessions_live", u.sessions_live},
                        {"sessions_total", u.sessions_total},
                        {"bytes_in", u.bytes_in},
-                       {"bytes_out", u.bytes_out}};
+                       {"bytes_out", u.bytes_out},
+                       {"streams_active", u.streams_active},
+                       {"streams_refused", u.streams_refused}};
     }
     j["users"] = std::move(users);
   }
@@ -102,6 +106,8 @@ nlohmann::ordered_json to_json(const ControlStats& s) {
                          {"failures", v.failures},
                          {"down_ms", v.down_ms},
                          {"last_failure", v.last_failure}});
+      if (v.sessions) servers.back()["sessions"] = *v.sessions;
+      if (v.streams) servers.back()["streams"] = *v.streams;
     }
     j["servers"] = std::move(servers);
   }

@@ -33,7 +33,8 @@ using net::awaitable;
 //   sessions_created              server: sessions created (encrypted: by their Initiation;
 //                                 plain: by their first transport datagram); socks5d:
 //                                 handshakes started
-//   sessions_active               sessions open now (socks5d: 1 while its session is up)
+//   sessions_active               sessions open now (socks5d: 1 while its session is up; spread:
+//                                 one per server in use)
 //   sessions_closed               server: sessions removed; socks5d: handshakes failed + dead
 //                                 sessions
 //   initiation_repeats            server: byte-identical Initiations answered again, no state
@@ -69,11 +70,16 @@ using net::awaitable;
 //   rekeys_sent, rekeys_received  encrypted mode: send / receive keys replaced, all sessions
 //   refused_max_connections       connections (socks5d) / streams (proxy-server) refused because
 //                                 max_connections were being served
+//   refused_user_streams          server: streams refused (reply 0x01) because their user held
+//                                 max_streams_per_user streams (users file; per user in "users")
+//   refused_session_streams       server: stream opens (SYN) the mux refused because the session
+//                                 held kcp.max_streams streams (answered FIN, data dropped)
 //   server_changes                socks5d: sessions started on another server than the last
-//                                 (failover; profile `servers`)
+//                                 (failover; profile `servers`); spread: servers marked down
 //   hops                          socks5d: port hops (profile `servers` with a port range)
 // "servers" (socks5d with several servers): [{address, in_use, failures, down_ms,
-// last_failure}] in profile order.
+// last_failure}] in profile order; with server_select "spread" also sessions (live sessions
+// on it, 0 or 1) and streams (open streams on it).
 //   initiations_answered          server: plain Initiations answered without keeping state
 //                                 (docs/tunnel.md "Server")
 //   sessions_lazy_created         server: plain sessions created by their first transport
@@ -120,6 +126,7 @@ struct ControlStats {
   std::uint64_t rekeys_sent = 0, rekeys_received = 0;
   std::uint64_t server_changes = 0, hops = 0;
   std::uint64_t refused_max_connections = 0;
+  std::uint64_t refused_user_streams = 0, refused_session_streams = 0;
   std::uint64_t initiations_answered = 0, sessions_lazy_created = 0;
   std::uint64_t responses_out = 0, response_bytes = 0;
   std::uint64_t drop_response_budget = 0, drop_conv_busy = 0;
@@ -130,6 +137,7 @@ struct ControlStats {
   struct User {
     std::string name;
     std::uint64_t sessions_live = 0, sessions_total = 0, bytes_in = 0, bytes_out = 0;
+    std::uint64_t streams_active = 0, streams_refused = 0;  // max_streams_per_user
   };
   std::vector<User> users;
   struct Server {
@@ -137,6 +145,7 @@ struct ControlStats {
     bool in_use = false;
     std::uint64_t failures = 0, down_ms = 0;
     std::string last_failure;
+    std::optional<std::uint64_t> sessions, streams;  // spread mode only
   };
   std::vector<Server> servers;
 };

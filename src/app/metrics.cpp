@@ -162,6 +162,8 @@ void Metrics::update(const DaemonSnapshot& s) {
   add(f_->closed, {}, c.sessions_closed);
   add(f_->streams_opened, {}, s.streams_opened);
   add(f_->streams_refused, {{"reason", "max_connections"}}, c.refused_max_connections);
+  add(f_->streams_refused, {{"reason", "max_streams_per_user"}}, c.refused_user_streams);
+  add(f_->streams_refused, {{"reason", "session_max_streams"}}, c.refused_session_streams);
   add(f_->streams_refused, {{"reason", "egress"}},
       c.egress_refused_default_range + c.egress_refused_rule + c.egress_refused_own_address);
   add(f_->tunnel_bytes, {{"direction", "rx"}}, c.transport_payload_in_bytes);

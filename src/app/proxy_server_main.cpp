@@ -120,6 +120,8 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   s.egress_udp_dropped_own_address = at(eg.udp_dropped, EgressVerdict::denied_own_address);
   s.sessions_encrypted = es.sessions_encrypted;
   s.refused_max_connections = service.stats().over_limit;
+  s.refused_user_streams = service.user_limits().refused_total();
+  s.refused_session_streams = es.streams_refused_session_cap;
   s.drop_plain_refused = es.drop_plain_refused;
   s.drop_secure_handshake = es.drop_secure_handshake;
   s.drop_unknown_user = es.drop_unknown_user;
@@ -133,7 +135,9 @@ app::ControlStats control_stats(const net::ServerDriver& driver, const app::Prox
   s.drop_response_budget = es.drop_response_budget;
   s.drop_conv_busy = es.drop_conv_busy;
   for (const auto& [name, u] : ep.user_stats()) {
-    s.users.push_back({name, u.sessions_live, u.sessions_total, u.bytes_in, u.bytes_out});
+    const tunnel::UserStreamLimits::Counts c = service.user_limits().counts(name);
+    s.users.push_back(
+        {name, u.sessions_live, u.sessions_total, u.bytes_in, u.bytes_out, c.active, c.refused});
   }
   for (std::size_t r = 0; r < tunnel::kAuthReasonCount; ++r) {
     s.auth.emplace_back(tunnel::to_string(static_cast<tunnel::AuthReason>(r)), es.auth[r]);
@@ -175,23 +179,34 @@ Result<tunnel::EgressPolicy> egress_policy(const profile::ProxyServerConfig& cfg
   return p;
 }
 
-// The users table from cfg.users_file (docs/protocol.md 7.7); errors name the file and entry.
-Result<std::shared_ptr<const tunnel::UserTable>> load_users(const std::string& path) {
+// What cfg.users_file gives: the users table (docs/protocol.md 7.7) and the per-user stream
+// caps (entries with max_streams).
+struct LoadedUsers {
+  std::shared_ptr<const tunnel::UserTable> table;
+  std::map<std::string, std::uint64_t> stream_caps;
+};
+
+// Reads cfg.users_file; errors name the file and entry.
+Result<LoadedUsers> load_users(const std::string& path) {
   auto entries = profile::load_users_file(path);
   if (!entries) return entries.error();
   auto table = std::make_shared<tunnel::UserTable>();
+  LoadedUsers out;
   for (const profile::UserEntry& u : *entries) {
     table->names.emplace(*tunnel::decode_key(u.public_key), u.name);  // checked by the parser
+    if (u.max_streams) out.stream_caps.emplace(u.name, *u.max_streams);
   }
-  return std::shared_ptr<const tunnel::UserTable>(std::move(table));
+  out.table = std::move(table);
+  return out;
 }
 
 // SIGHUP: re-read the users file; sessions of users no longer listed end at once (the others
 // are untouched). A file that does not parse keeps the previous table.
-void on_reload(asio::io_context& io, net::ServerDriver& driver, const std::string& users_file) {
+void on_reload(asio::io_context& io, net::ServerDriver& driver, app::ProxyService& service,
+               const std::string& users_file) {
   auto signals = std::make_shared<asio::signal_set>(io, SIGHUP);
   auto handler = std::make_shared<std::function<void(std::error_code, int)>>();
-  *handler = [signals, handler, &driver, users_file](std::error_code ec, int) {
+  *handler = [signals, handler, &driver, &service, users_file](std::error_code ec, int) {
     if (ec) return;
     if (users_file.empty()) {
       spdlog::info("SIGHUP: no users_file configured, nothing to reload");
@@ -199,9 +214,10 @@ void on_reload(asio::io_context& io, net::ServerDriver& driver, const std::strin
       spdlog::error("SIGHUP: {}; keeping the previous users", users.error().message);
     } else {
       const auto before = driver.endpoint().stats().sessions_revoked;
-      driver.set_users(*users);
+      driver.set_users(users->table);
+      service.set_user_caps(users->stream_caps);
       spdlog::info("SIGHUP: users reloaded from {}: {} user(s), {} session(s) revoked", users_file,
-                   (*users)->names.size(), driver.endpoint().stats().sessions_revoked - before);
+                   users->table->names.size(), driver.endpoint().stats().sessions_revoked - before);
     }
     signals->async_wait(*handler);
   };
@@ -230,7 +246,7 @@ int run(const Flags& f) {
                    "still refused: obfuscation.encryption is \"required\" (set it to \"preferred\")");
     }
   }
-  std::shared_ptr<const tunnel::UserTable> users;
+  std::optional<LoadedUsers> users;
   if (cfg->users_file) {
     if (scfg->encryption == tunnel::Encryption::off) {
       return app::fail(kProgram, "users_file: needs obfuscation.encryption \"preferred\" or "
@@ -279,6 +295,8 @@ int run(const Flags& f) {
   opt.max_connections = app::config_has_key(f.config, "max_connections")
                             ? cfg->max_connections
                             : app::connections_for_nofile(nofile);
+  opt.max_streams_per_user = cfg->max_streams_per_user.value_or(
+      tunnel::default_streams_per_user(opt.max_connections));
   opt.egress = std::move(egress.value());
   opt.speedtest.enabled = cfg->speedtest;
   app::ProxyService service(io.get_executor(), opt);
@@ -293,11 +311,19 @@ int run(const Flags& f) {
                                    [&] { return snapshot(driver, service, sizes, started); });
   if (!metrics) return app::fail(kProgram, metrics.error().message);
 
+  service.set_user_lookup(
+      [&driver](std::uint64_t session) { return driver.endpoint().user(session); });
   if (users) {
-    driver.set_users(users);
-    spdlog::info("users: {} listed in {}; only they are served", users->names.size(), *cfg->users_file);
+    driver.set_users(users->table);
+    service.set_user_caps(users->stream_caps);
+    spdlog::info("users: {} listed in {}; only they are served; max_streams_per_user {}{}",
+                 users->table->names.size(), *cfg->users_file, opt.max_streams_per_user,
+                 users->stream_caps.empty()
+                     ? std::string()
+                     : " (" + std::to_string(users->stream_caps.size()) +
+                           " user(s) with their own max_streams)");
   }
-  on_reload(io, driver, cfg->users_file.value_or(""));
+  on_reload(io, driver, service, cfg->users_file.value_or(""));
   driver.start();
   app::trim_memory_after_bursts(io, [&service] { return service.stats().active; });
   spdlog::info("max_connections {} (open-files limit {}); streams per session: kcp.max_streams {}",

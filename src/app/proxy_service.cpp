@@ -32,6 +32,24 @@ awaitable<std::error_code> send_reply(net::MuxStream& stream, ReplyCode code) {
   co_return co_await stream.write_all(ByteView(&b, 1));
 }
 
+// One stream's slot in the per-user table, given back when the handler's frame ends (the stream
+// or its session ended) unless the service is already gone (shutdown).
+class UserSlot {
+ public:
+  UserSlot(tunnel::UserStreamLimits& t, std::string user, std::shared_ptr<bool> alive)
+      : t_(t), user_(std::move(user)), alive_(std::move(alive)) {}
+  ~UserSlot() {
+    if (*alive_) t_.release(user_);
+  }
+  UserSlot(const UserSlot&) = delete;
+  UserSlot& operator=(const UserSlot&) = delete;
+
+ private:
+  tunnel::UserStreamLimits& t_;
+  std::string user_;
+  std::shared_ptr<bool> alive_;
+};
+
 }  // namespace
 
 awaitable<void> ProxyService::serve(net::MuxStream stream) {
@@ -45,6 +63,19 @@ awaitable<void> ProxyService::serve(net::MuxStream stream) {
     co_await send_reply(stream, ReplyCode::GeneralFailure);
     co_return;
   }
+  const std::string user = user_of_ ? user_of_(stream.session()) : std::string();
+  if (!user_limits_.acquire(user)) {
+    if (std::uint64_t left_out = 0; user_refusal_log_.allow(left_out)) {
+      spdlog::warn("rate-limited: user {} reached max_streams_per_user ({}): refusing stream {} of "
+                   "session {} (refused_user_streams {}{})",
+                   user, user_limits_.cap(user), stream.id(), stream.session(),
+                   user_limits_.refused_total(),
+                   left_out ? ", " + std::to_string(left_out) + " similar not logged" : "");
+    }
+    co_await send_reply(stream, ReplyCode::GeneralFailure);
+    co_return;
+  }
+  const UserSlot slot(user_limits_, user, alive_);
   const ActiveCount active(stats_.active, alive_);
 
   socks5::OpenRequestDecoder decoder;

@@ -28,7 +28,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "app/common.hpp"
 #include "app/egress_gate.hpp"
@@ -37,6 +40,7 @@
 #include "net/mux_stream.hpp"
 #include "socks5/stream_open.hpp"
 #include "tunnel/egress.hpp"
+#include "tunnel/stream_limits.hpp"
 
 namespace paniq::app {
 
@@ -51,6 +55,11 @@ struct ProxyOptions {
   // Streams served at once (the config's max_connections); a stream over the limit is
   // answered 0x01 (general failure) at once, without reading its request.
   std::uint64_t max_connections = 128;
+  // Streams one user (users file) may have served at once across all of that user's sessions
+  // (tunnel/stream_limits.hpp; users-file `max_streams` overrides it per user). A stream over
+  // it is answered 0x01 like the max_connections refusal. Sessions without a user are limited
+  // per session (kcp.max_streams) and by max_connections only.
+  std::uint64_t max_streams_per_user = 256;
   // Which targets may be reached; the default refuses loopback, private and link-local ranges
   // and so on (tunnel/egress.hpp). proxy-server adds its config's rules and own addresses.
   tunnel::EgressPolicy egress;
@@ -66,6 +75,7 @@ struct ProxyStats {
   std::uint64_t udp_associations = 0;
   std::uint64_t active = 0;
   std::uint64_t over_limit = 0;  // refused: max_connections streams already served
+  // Refused because their user held max_streams_per_user streams: user_limits().refused_total().
 };
 
 class ProxyService {
@@ -82,6 +92,17 @@ class ProxyService {
   const ProxyStats& stats() const { return stats_; }
   const EgressStats& egress_stats() const { return egress_.stats(); }
   const SpeedtestStats& speedtest_stats() const { return speedtest_.stats(); }
+  // Per-user stream counts and refusals (max_streams_per_user).
+  const tunnel::UserStreamLimits& user_limits() const { return user_limits_; }
+
+  // How a stream's session maps to its user name ("" = none); unset = no user limits.
+  void set_user_lookup(std::function<std::string(std::uint64_t session)> f) {
+    user_of_ = std::move(f);
+  }
+  // Per-user caps from the users file (`max_streams`), replaced on every (re)load.
+  void set_user_caps(std::map<std::string, std::uint64_t> caps) {
+    user_limits_.set_overrides(std::move(caps));
+  }
 
  private:
   awaitable<void> serve_connect(net::MuxStream& stream, const socks5::Address& target, ByteView early);
@@ -94,6 +115,9 @@ class ProxyService {
   SpeedtestTarget speedtest_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   LogLimiter refusal_log_;  // the max_connections warning, at most once a second
+  tunnel::UserStreamLimits user_limits_{opt_.max_streams_per_user};
+  std::function<std::string(std::uint64_t)> user_of_;
+  LogLimiter user_refusal_log_;  // the max_streams_per_user warning, at most once a second
 };
 
 // The proxy's side of a UDP association: `early` holds record bytes that arrived with the

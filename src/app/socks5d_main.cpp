@@ -97,9 +97,12 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
   s.datagrams_out = ds.datagrams_out;
   s.send_errors = ds.send_errors;
   s.sessions_created = cs.sessions_started;
-  const tunnel::ClientSession* cur = driver.client().current();
-  s.sessions_active = cur && cur->state() == tunnel::ClientState::Established ? 1 : 0;
-  s.sessions_encrypted = cur && cur->encrypted() ? 1 : 0;
+  // Every live session (spread mode: up to one per server).
+  const std::vector<tunnel::ClientSessionView> live = driver.client().sessions();
+  for (const tunnel::ClientSessionView& v : live) {
+    s.sessions_active += v.session->state() == tunnel::ClientState::Established ? 1 : 0;
+    s.sessions_encrypted += v.session->encrypted() ? 1 : 0;
+  }
   s.refused_max_connections = front.stats().over_limit;
   s.server_changes = driver.client().stats().server_changes;
   s.hops = driver.client().stats().hops;
@@ -108,9 +111,18 @@ app::ControlStats control_stats(net::ClientDriver& driver, const app::Socks5Fron
     const TimeMs now = net::now_ms();
     for (std::size_t i = 0; i < health.size() && i < driver.servers().size(); ++i) {
       const tunnel::ServerHealth& h = health[i];
-      s.servers.push_back({net::to_string(driver.servers()[i]), driver.client().current_server() == i,
-                           h.failures, h.down_until > now ? h.down_until - now : 0,
-                           h.last_failure ? h.last_failure.message() : ""});
+      app::ControlStats::Server v{net::to_string(driver.servers()[i]), driver.client().current_server() == i,
+                                  h.failures, h.down_until > now ? h.down_until - now : 0,
+                                  h.last_failure ? h.last_failure.message() : "", {}, {}};
+      if (driver.client().spread()) {
+        // Spread: in use = has a live session; its open streams.
+        std::uint64_t n = 0;
+        for (const tunnel::ClientSessionView& l : live) n += l.server == i ? 1 : 0;
+        v.in_use = n > 0;
+        v.sessions = n;
+        v.streams = driver.client().server_streams(static_cast<std::uint32_t>(i));
+      }
+      s.servers.push_back(std::move(v));
     }
   }
   s.sessions_closed = cs.sessions_failed + cs.sessions_died;
@@ -131,13 +143,12 @@ app::DaemonSnapshot snapshot(net::ClientDriver& driver, const app::Socks5Front& 
   d.uptime_ms = d.now - started;
   d.stats = control_stats(driver, front, transport_prefix);
   const tunnel::Client& client = driver.client();
-  if (auto i = client.session_info(d.now)) {
-    if (client.current_server() < driver.servers().size()) {
-      net::udp::endpoint ep = driver.servers()[client.current_server()];
-      if (client.current_port() != 0) ep.port(client.current_port());
-      i->peer = net::to_string(ep);
+  // Every established session (spread mode: up to one per server), with its server address.
+  for (const tunnel::ClientSessionView& v : client.sessions()) {
+    if (auto i = client.session_info(v.id, d.now)) {
+      i->peer = net::to_string(driver.endpoint_for(v.server, v.port));
+      d.sessions.push_back(std::move(*i));
     }
-    d.sessions.push_back(std::move(*i));
   }
   d.handshakes_ok = client.stats().sessions_established;
   d.handshakes_failed = client.stats().sessions_failed;

@@ -53,6 +53,7 @@ struct Stats {
   std::uint64_t frames_in = 0, frames_out = 0;
   std::uint64_t payload_in = 0, payload_out = 0;  // PSH payload bytes
   std::uint64_t syn_refused = 0;      // peer SYNs answered with FIN
+  std::uint64_t syn_over_limit = 0;   // of those: refused because max_streams were live
   std::uint64_t fin_answers = 0;      // FINs sent for PSH on unknown ids
   std::uint64_t answers_dropped = 0;  // such answers skipped (outbound over its limit)
   std::uint64_t dropped_bytes = 0;    // PSH payload discarded (unknown/closed/reset stream)

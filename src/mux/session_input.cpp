@@ -148,6 +148,7 @@ void Session::on_syn(StreamId id) {
   const bool odd = (id & 1) != 0;
   const bool peer_parity = cfg_.role == Role::Server ? odd : (!odd && id != 0);
   if (!peer_parity || streams_.size() >= cfg_.max_streams) {
+    if (peer_parity) ++stats_.syn_over_limit;
     refuse(id);
     return;
   }

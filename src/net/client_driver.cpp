@@ -1,6 +1,7 @@
 #include "net/client_driver.hpp"
 
 #include <array>
+#include <memory>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -52,8 +53,8 @@ ClientDriver::~ClientDriver() {
 void ClientDriver::start() { start_loops("client timer"); }
 
 void ClientDriver::log_telemetry() {
-  if (auto* cur = client_.current(); cur && cur->link()) {
-    log_link_telemetry("client", client_.current_id(), *cur->link());
+  for (const tunnel::ClientSessionView& v : client_.sessions()) {
+    if (v.session->link() != nullptr) log_link_telemetry("client", v.id, *v.session->link());
   }
 }
 
@@ -109,7 +110,12 @@ void ClientDriver::process_events() {
     switch (e->kind) {
       case K::NeedSocket: {
         const udp::endpoint to = endpoint_for(e->server, e->port);
-        if (client_.stats().server_changes > 0 && servers_.size() > 1) {
+        if (client_.spread()) {
+          // Spread: one session per server, started when a stream is first assigned to it
+          // (or after it was lost); which stream goes where is logged at debug level.
+          spdlog::info("tunnel session {}: spreading streams, new session to server {}", e->session,
+                       to_string(to));
+        } else if (client_.stats().server_changes > 0 && servers_.size() > 1) {
           const auto& h = client_.server_health();
           std::string why;
           for (std::size_t i = 0; i < h.size(); ++i) {
@@ -131,9 +137,11 @@ void ClientDriver::process_events() {
         break;
       }
       case K::SessionReady:
-        spdlog::info("tunnel session {} established with {} (conv {:08x}, {})", e->session,
-                     to_string(current_endpoint()), client_.current() ? client_.current()->conv() : 0,
-                     client_.current() && client_.current()->encrypted() ? "encrypted" : "plain");
+        if (auto v = client_.find_session(e->session)) {
+          spdlog::info("tunnel session {} established with {} (conv {:08x}, {})", e->session,
+                       to_string(endpoint_for(v->server, v->port)), v->session->conv(),
+                       v->session->encrypted() ? "encrypted" : "plain");
+        }
         break;
       case K::SessionClosed:
         spdlog::info("tunnel session {} closed: {}", e->session, e->error.message());
@@ -141,6 +149,13 @@ void ClientDriver::process_events() {
         session_gone(e->session, e->error);
         break;
       case K::StreamReady:
+        if (client_.spread()) {
+          if (auto v = client_.find_session(e->session)) {
+            spdlog::debug("stream {} of session {} -> server {} ({} stream(s) there)", e->stream,
+                          e->session, to_string(endpoint_for(v->server, v->port)), v->streams);
+          }
+        }
+        [[fallthrough]];
       case K::OpenFailed:
         if (auto it = waiters_.find(e->ticket); it != waiters_.end()) {
           it->second->result = *e;
@@ -205,13 +220,14 @@ void ClientDriver::on_port_unreachable(tunnel::SessionId session) {
   // the proxy's port any more (the server stopped or restarted, losing every session). Drop
   // the session now instead of waiting for the liveness bound; the next open starts a new one.
   // During a handshake it means nothing yet: the server may be starting; retransmissions go on.
-  auto* cur = client_.current();
-  if (session != client_.current_id() || cur == nullptr ||
-      cur->state() != tunnel::ClientState::Established) {
+  // Spread: any live session (each talks to its own server).
+  const auto v = client_.find_session(session);
+  if (!v || v->session->state() != tunnel::ClientState::Established ||
+      (!client_.spread() && session != client_.current_id())) {
     return;
   }
   spdlog::info("tunnel session {}: proxy port unreachable (ICMP), dropping the session", session);
-  client_.fail_current(make_error_code(tunnel::Errc::port_unreachable), now_ms());
+  client_.fail_session(session, make_error_code(tunnel::Errc::port_unreachable), now_ms());
   request_flush();
 }
 
@@ -253,10 +269,12 @@ void ClientDriver::close_socket(tunnel::SessionId session) {
 awaitable<void> ClientDriver::receive_loop(tunnel::SessionId session,
                                            std::shared_ptr<DatagramSocket> sock) {
   auto alive = alive_;
-  std::vector<std::uint8_t> storage(kRecvSlots * slot_size_);
+  // Not zero-filled: the kernel writes only what each datagram brings, so an idle socket keeps
+  // about a page per slot resident instead of the whole 2 MiB.
+  const auto storage = std::make_unique_for_overwrite<std::uint8_t[]>(kRecvSlots * slot_size_);
   std::array<RecvSlot, kRecvSlots> slots;
   for (std::size_t i = 0; i < kRecvSlots; ++i) {
-    slots[i].buffer = MutByteView(storage.data() + i * slot_size_, slot_size_);
+    slots[i].buffer = MutByteView(storage.get() + i * slot_size_, slot_size_);
   }
   for (;;) {
     const IoResult r = co_await sock->receive(slots);

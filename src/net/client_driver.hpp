@@ -53,7 +53,8 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   // current session is dropped (nothing is sent: the server forgets it by its idle timeout).
   void stop();
 
-  // Opens a stream on the current session, waiting for its handshake when one is needed
+  // Opens a stream on the current session (spread mode: on the session of the server the
+  // tunnel core assigns it to, docs/tunnel.md), waiting for its handshake when one is needed
   // (a single handshake serves every open that arrives meanwhile). Errors: the handshake's
   // failure (tunnel::Errc::handshake_timeout ...), the mux's (too_many_streams ...),
   // operation_aborted after stop(). The caller reports the failure to its client; the next
@@ -66,6 +67,9 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   const udp::endpoint& server() const { return server_; }
   // The endpoint of the current session (server and port in use).
   udp::endpoint current_endpoint() const;
+  // The endpoint of server `server` (index into servers()) at `port` (0 = its own), e.g. of a
+  // tunnel::ClientSessionView.
+  udp::endpoint endpoint_for(std::uint32_t server, std::uint16_t port) const;
   const std::vector<udp::endpoint>& servers() const { return servers_; }
 
   mux::Session* stream_mux(std::uint64_t session) override { return client_.mux(session); }
@@ -88,7 +92,6 @@ class ClientDriver final : public DriverLoop<ClientDriver> {
   void send_pending();
   void on_port_unreachable(tunnel::SessionId session);
   void open_socket(tunnel::SessionId session, const udp::endpoint& to);
-  udp::endpoint endpoint_for(std::uint32_t server, std::uint16_t port) const;
   void close_socket(tunnel::SessionId session);
   awaitable<void> receive_loop(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);
   awaitable<void> wait_writable(tunnel::SessionId session, std::shared_ptr<DatagramSocket> sock);

@@ -1,6 +1,7 @@
 #include "net/server_driver.hpp"
 
 #include <array>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -39,7 +40,8 @@ ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig&
 ServerDriver::ServerDriver(asio::any_io_executor ex, const tunnel::ServerConfig& cfg,
                            obf::Framer framer, std::vector<std::unique_ptr<DatagramSocket>> sockets,
                            StreamHandler handler)
-    : DriverLoop(std::move(ex)), endpoint_(cfg, std::move(framer), rng_), hints_(cfg), handler_(std::move(handler)) {
+    : DriverLoop(std::move(ex)), endpoint_(cfg, std::move(framer), rng_), hints_(cfg), handler_(std::move(handler)),
+      max_streams_(cfg.link.mux.max_streams) {
   if (sockets.empty() || sockets.size() > 65535) {
     throw std::invalid_argument("ServerDriver: 1..65535 sockets");
   }
@@ -65,6 +67,24 @@ void ServerDriver::log_telemetry() {
   }
 }
 
+// Peer SYNs the mux refused at kcp.max_streams (tunnel::ServerStats::streams_refused_session_cap):
+// at most one warning a second, naming the latest session and its user and saying how many
+// refusals the line covers.
+void ServerDriver::log_session_cap_refusals() {
+  const tunnel::ServerStats& st = endpoint_.stats();
+  if (st.streams_refused_session_cap == session_cap_logged_) return;
+  const TimeMs now = now_ms();
+  if (session_cap_log_at_ != 0 && now - session_cap_log_at_ < 1000) return;
+  const std::uint64_t n = st.streams_refused_session_cap - session_cap_logged_;
+  const std::string user = endpoint_.user(st.last_refused_session);
+  spdlog::warn("rate-limited: session {}{} reached kcp.max_streams ({}): {} stream(s) refused "
+               "(refused_session_streams {})",
+               st.last_refused_session, user.empty() ? std::string() : " (user " + user + ")",
+               max_streams_, n, st.streams_refused_session_cap);
+  session_cap_logged_ = st.streams_refused_session_cap;
+  session_cap_log_at_ = now;
+}
+
 void ServerDriver::stop() {
   if (!stop_loops()) return;
   for (auto& s : sockets_) s->close();
@@ -79,6 +99,7 @@ void ServerDriver::process_events() {
   // Clients refused for what they cannot do (paniq-rs against an authenticated profile): a
   // warning that names the cause and the setting, on the first drop and then every 10 min.
   if (auto hint = hints_.check(endpoint_.stats(), now_ms())) spdlog::warn("{}", *hint);
+  log_session_cap_refusals();
   using K = tunnel::ServerEventKind;
   while (auto e = endpoint_.poll_event()) {
     switch (e->kind) {
@@ -160,10 +181,12 @@ awaitable<void> ServerDriver::receive_loop(std::uint16_t index) {
   // The first socket takes whole recvmmsg batches; the extra ones of a port range (each sees a
   // share of the traffic) fewer slots, so a range costs little memory.
   const std::size_t nslots = index == 0 ? kRecvSlots : 4;
-  std::vector<std::uint8_t> storage(nslots * kMaxDatagram);
+  // Not zero-filled: the kernel writes only what each datagram brings, so an idle socket keeps
+  // about a page per slot resident instead of the whole 2 MiB.
+  const auto storage = std::make_unique_for_overwrite<std::uint8_t[]>(nslots * kMaxDatagram);
   std::array<RecvSlot, kRecvSlots> slot_array;
   for (std::size_t i = 0; i < nslots; ++i) {
-    slot_array[i].buffer = MutByteView(storage.data() + i * kMaxDatagram, kMaxDatagram);
+    slot_array[i].buffer = MutByteView(storage.get() + i * kMaxDatagram, kMaxDatagram);
   }
   const std::span<RecvSlot> slots(slot_array.data(), nslots);
   for (;;) {

@@ -62,6 +62,7 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
   friend class DriverLoop<ServerDriver>;
   tunnel::ServerEndpoint& core() { return endpoint_; }
   void log_telemetry();
+  void log_session_cap_refusals();
   void process_events();
   void send_pending();
   awaitable<void> receive_loop(std::uint16_t index);
@@ -74,6 +75,9 @@ class ServerDriver final : public DriverLoop<ServerDriver> {
   StreamHandler handler_;
   bool send_blocked_ = false;
   ServerDriverStats stats_;
+  std::uint32_t max_streams_;                // kcp.max_streams (for the log)
+  std::uint64_t session_cap_logged_ = 0;     // streams_refused_session_cap already logged
+  TimeMs session_cap_log_at_ = 0;            // when the last such line was written
 };
 
 }  // namespace paniq::net

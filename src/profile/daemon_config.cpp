@@ -131,10 +131,14 @@ Result<ProxyServerConfig> parse_proxy_server_config_json(std::string_view text,
   read_string_list(r, "allow_targets", c.allow_targets);
   read_string_list(r, "deny_targets", c.deny_targets);
   r.read_string("users_file", c.users_file);
+  r.read_int("max_streams_per_user", c.max_streams_per_user);
   r.read_bool("accept_unauthenticated_clients", c.accept_unauthenticated_clients);
   r.read_bool("speedtest", c.speedtest);
   if (!r.ok()) return r.error();
   if (auto v = validate_common(c); !v) return v.error();
+  if (c.max_streams_per_user && *c.max_streams_per_user == 0) {
+    return invalid("max_streams_per_user", "0", "must be > 0");
+  }
   r.unknown_keys(notes);
   return c;
 }

@@ -63,6 +63,10 @@ struct ProxyServerConfig {
   // Encrypted mode's allowlist of client keys (profile/users.hpp, docs/protocol.md 7.7): only
   // listed users are served; re-read on SIGHUP. Needs obfuscation.encryption not "off".
   std::optional<std::string> users_file;
+  // Streams one user of users_file may have served at once across all of that user's sessions
+  // (docs/tunnel.md "Stream limits"); unset = max(256, max_connections / 4). A users-file
+  // entry's `max_streams` overrides it for that user. Must be > 0.
+  std::optional<std::uint64_t> max_streams_per_user;
   // Admit handshakes that carry no MAC1 (clients that cannot authenticate, such as paniq-rs)
   // although the profile requires authentication; what they do send is still checked
   // (tunnel::AuthConfig::accept_unauthenticated, README "Migrating from paniq-rs").

@@ -99,7 +99,7 @@ struct Profile {
   // Extensions (our own; the reference ignores them): several servers, port hopping.
   // "HOST:PORT" or "HOST:PORT-PORT" each; when set, socks5d uses them instead of proxy_addr.
   std::vector<std::string> servers;
-  std::string server_select = "failover";  // "failover" | "spread" (not implemented: refused)
+  std::string server_select = "failover";  // "failover" | "spread" (docs/tunnel.md)
   std::optional<std::string> hop_interval; // "30s-60s": null -> 30-60 s
   friend bool operator==(const Profile&, const Profile&) = default;
 };

@@ -402,7 +402,7 @@ Result<void> decode_extensions(const Value& x, Profile& p) {
       p.servers.push_back(s.text);
     }
   }
-  if (auto r = ext_choice(x, 6, "x.6", "server_select", {"failover"}, p.server_select); !r) return r;
+  if (auto r = ext_choice(x, 6, "x.6", "server_select", {"failover", "spread"}, p.server_select); !r) return r;
   auto hop = ext_value(x, 7, Kind::Text, "x.7", "hop_interval");
   if (!hop) return hop.error();
   if (*hop) p.hop_interval = (*hop)->text;

@@ -153,7 +153,7 @@ Result<Profile> read_profile(const json& doc, std::vector<std::string>& warnings
   r.read_int("preamble_delay_ms", p.preamble_delay_ms);
   r.read_int("preamble_jitter_ms", p.preamble_jitter_ms);
   detail::read_string_list(r, "servers", p.servers);
-  read_choice(r, "server_select", {"failover"}, p.server_select);
+  read_choice(r, "server_select", {"failover", "spread"}, p.server_select);
   if (const json* h = r.find("hop_interval"); h && !h->is_null()) {
     if (!h->is_string()) {
       r.fail("hop_interval", *h, "must be a string like \"30s-60s\"", Errc::invalid_type);

@@ -50,9 +50,19 @@ Result<std::vector<UserEntry>> parse_users_json(std::string_view text) {
       if (!e[k].is_string()) return bad(at + "." + k, e[k], "must be a string");
     }
     for (const auto& [k, v] : e.items()) {
-      if (k != "name" && k != "public_key") return bad(at + "." + k, v, "unknown field");
+      if (k != "name" && k != "public_key" && k != "max_streams") {
+        return bad(at + "." + k, v, "unknown field");
+      }
     }
-    UserEntry u{e["name"].get<std::string>(), e["public_key"].get<std::string>()};
+    UserEntry u{e["name"].get<std::string>(), e["public_key"].get<std::string>(), std::nullopt};
+    if (e.contains("max_streams")) {
+      const json& m = e["max_streams"];
+      if (!m.is_number_unsigned() || m.get<std::uint64_t>() == 0 ||
+          m.get<std::uint64_t>() > 0xFFFFFFFFull) {
+        return bad(at + ".max_streams", m, "must be an integer 1..4294967295");
+      }
+      u.max_streams = m.get<std::uint64_t>();
+    }
     if (!valid_name(u.name)) {
       return bad(at + ".name", e["name"], "must be 1-64 characters of A-Z a-z 0-9 . _ @ -");
     }
@@ -82,7 +92,9 @@ Result<std::vector<UserEntry>> load_users_file(const std::string& path) {
 std::string users_to_json(const std::vector<UserEntry>& users) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const UserEntry& u : users) {
-    list.push_back(nlohmann::ordered_json{{"name", u.name}, {"public_key", u.public_key}});
+    nlohmann::ordered_json e{{"name", u.name}, {"public_key", u.public_key}};
+    if (u.max_streams) e["max_streams"] = *u.max_streams;
+    list.push_back(std::move(e));
   }
   nlohmann::ordered_json doc;
   doc["users"] = std::move(list);

@@ -3,9 +3,13 @@
 //
 //   {"users": [{"name": "alice", "public_key": "<base64 X25519 public key>"}, ...]}
 //
-// Names are 1-64 characters of [A-Za-z0-9._@-] and unique; keys are unique.
+// Names are 1-64 characters of [A-Za-z0-9._@-] and unique; keys are unique. An entry may
+// carry "max_streams": N (1..2^32-1), that user's cap on streams served at once, overriding
+// proxy-server's max_streams_per_user; files without it stay valid.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +21,7 @@ namespace paniq::profile {
 struct UserEntry {
   std::string name;
   std::string public_key;  // standard base64 of 32 bytes
+  std::optional<std::uint64_t> max_streams{};  // unset: the server's max_streams_per_user
   friend bool operator==(const UserEntry&, const UserEntry&) = default;
 };
 

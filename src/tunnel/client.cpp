@@ -1,4 +1,5 @@
-// Client: the current ClientSession, the opens waiting for it, and its replacement.
+// Client: the current ClientSession (or, spreading, one per server), the opens waiting for
+// it, and its replacement.
 #include <algorithm>
 #include <stdexcept>
 
@@ -37,6 +38,10 @@ Client::Client(const ClientConfig& cfg, obf::Framer framer, Rng& rng,
     : cfg_(cfg), framer_(std::move(framer)), rng_(rng), stamper_(stamper ? stamper : &own_stamper_) {
   if (auto ok = cfg_.validate(); !ok) throw std::invalid_argument(ok.error().message);
   health_.resize(std::max<std::size_t>(1, cfg_.servers.size()));
+  // Spreading needs several servers; with one it is failover with one server.
+  if (cfg_.servers.size() < 2) cfg_.spread = false;
+  slots_.resize(cfg_.spread ? cfg_.servers.size() : 1);
+  for (std::uint32_t i = 0; i < slots_.size(); ++i) slots_[i].server = i;
 }
 
 // The config each session runs with: with several servers a handshake gives up on one server
@@ -58,6 +63,33 @@ std::uint32_t Client::pick_server(TimeMs now) const {
     if (health_[i].down_until <= now) return i;
     if (health_[i].down_until < health_[best].down_until) best = i;
   }
+  return best;
+}
+
+std::size_t Client::load(const Slot& sl) const {
+  if (!live(sl)) return 0;
+  std::size_t n = sl.waiting.size();
+  if (Link* l = sl.s->link()) n += l->mux().stream_count();
+  return n;
+}
+
+// Spread: the healthy slot (its server not backing off, not `exclude`) with the fewest
+// streams; ties go round robin from rr_. nullopt when no server is healthy.
+std::optional<std::size_t> Client::pick_spread(TimeMs now, std::optional<std::size_t> exclude) {
+  std::optional<std::size_t> best;
+  std::size_t best_load = 0;
+  const std::size_t n = slots_.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (rr_ + k) % n;
+    if (exclude && *exclude == i) continue;
+    if (health_[slots_[i].server].down_until > now) continue;
+    const std::size_t l = load(slots_[i]);
+    if (!best || l < best_load) {
+      best = i;
+      best_load = l;
+    }
+  }
+  if (best) rr_ = (*best + 1) % n;
   return best;
 }
 
@@ -84,22 +116,40 @@ void Client::mark_down(std::uint32_t server, std::error_code why, TimeMs now) {
   const TimeMs backoff = std::min<TimeMs>(300'000, TimeMs{5000} << std::min<std::uint32_t>(h.failures - 1, 6));
   h.down_until = now + backoff;
   h.last_failure = why;
+  if (cfg_.spread) ++stats_.server_changes;
+}
+
+// Queues `ticket` on slot `i`: answered at once on an established session, after the
+// handshake otherwise (starting one when the slot has no live session).
+void Client::assign(std::size_t i, OpenTicket ticket, TimeMs now, WallTime wall) {
+  Slot& sl = slots_[i];
+  cur_ = i;
+  sl.waiting.push_back(ticket);
+  if (!live(sl)) {
+    start_session(sl, now, wall);
+  } else if (sl.s->state() == ClientState::Established) {
+    complete_opens(sl, now);
+  }
 }
 
 OpenTicket Client::open_stream(TimeMs now, WallTime wall) {
   const OpenTicket ticket = next_ticket_++;
-  waiting_.push_back(ticket);
-  if (!current_ || current_->state() == ClientState::Closed) {
-    start_session(now, wall);
-  } else if (current_->state() == ClientState::Established) {
-    complete_opens(now);
+  std::size_t i = 0;
+  if (cfg_.spread) {
+    // No healthy server: the one whose backoff ends first (as failover).
+    if (auto p = pick_spread(now, std::nullopt)) {
+      i = *p;
+    } else {
+      i = pick_server(now);
+    }
   }
-  drain_session_events(now);
+  assign(i, ticket, now, wall);
+  drain_all(now);
   return ticket;
 }
 
 void Client::cancel_open(OpenTicket ticket) {
-  std::erase(waiting_, ticket);
+  for (Slot& sl : slots_) std::erase(sl.waiting, ticket);
   // Already answered but not yet polled: release the stream, drop the event.
   for (auto it = events_.begin(); it != events_.end(); ++it) {
     if (it->ticket != ticket) continue;
@@ -132,61 +182,117 @@ ClientSessionStats& operator+=(ClientSessionStats& a, const ClientSessionStats& 
 
 LinkStats Client::link_totals() const {
   LinkStats t = retired_links_;
-  if (current_ && current_->link() != nullptr) t += current_->link()->stats();
+  for (const Slot& sl : slots_) {
+    if (sl.s && sl.s->link() != nullptr) t += sl.s->link()->stats();
+  }
   return t;
 }
 
 ClientSessionStats Client::session_totals() const {
   ClientSessionStats t = retired_sessions_;
-  if (current_) t += current_->stats();
+  for (const Slot& sl : slots_) {
+    if (sl.s) t += sl.s->stats();
+  }
   return t;
 }
 
-void Client::start_session(TimeMs now, WallTime wall) {
-  if (current_) {
-    if (current_->link() != nullptr) retired_links_ += current_->link()->stats();
-    retired_sessions_ += current_->stats();
+Client::Slot* Client::slot_of(SessionId id) {
+  for (Slot& sl : slots_) {
+    if (sl.s && sl.id == id) return &sl;
   }
-  const std::uint32_t server = pick_server(now);
-  if (stats_.sessions_started > 0 && server != current_server_) ++stats_.server_changes;
-  current_server_ = server;
-  current_port_ = pick_port(server, 0);
+  return nullptr;
+}
+
+const Client::Slot* Client::slot_of(SessionId id) const {
+  for (const Slot& sl : slots_) {
+    if (sl.s && sl.id == id) return &sl;
+  }
+  return nullptr;
+}
+
+std::vector<ClientSessionView> Client::sessions() const {
+  std::vector<ClientSessionView> out;
+  for (const Slot& sl : slots_) {
+    if (live(sl)) out.push_back({sl.id, sl.server, sl.port, sl.s.get(), load(sl)});
+  }
+  return out;
+}
+
+std::optional<ClientSessionView> Client::find_session(SessionId id) const {
+  const Slot* sl = slot_of(id);
+  if (sl == nullptr || !live(*sl)) return std::nullopt;
+  return ClientSessionView{sl->id, sl->server, sl->port, sl->s.get(), load(*sl)};
+}
+
+std::optional<SessionInfo> Client::session_info(SessionId id, TimeMs now) const {
+  const Slot* sl = slot_of(id);
+  if (sl == nullptr || sl->s->state() != ClientState::Established || sl->s->link() == nullptr) {
+    return std::nullopt;
+  }
+  SessionInfo i = link_session_info(*sl->s->link());
+  i.id = sl->id;
+  i.created = sl->s->established_at();
+  i.last_handshake = sl->s->established_at();
+  i.uptime_ms = now > i.created ? now - i.created : 0;
+  return i;
+}
+
+std::size_t Client::server_streams(std::uint32_t server) const {
+  std::size_t n = 0;
+  for (const Slot& sl : slots_) {
+    if (sl.server == server) n += load(sl);
+  }
+  return n;
+}
+
+void Client::start_session(Slot& sl, TimeMs now, WallTime wall) {
+  if (sl.s) {
+    if (sl.s->link() != nullptr) retired_links_ += sl.s->link()->stats();
+    retired_sessions_ += sl.s->stats();
+  }
+  // Failover: the slot moves to the server picked now; spread: each slot keeps its server.
+  const std::uint32_t server = cfg_.spread ? sl.server : pick_server(now);
+  if (!cfg_.spread && stats_.sessions_started > 0 && server != last_server_) ++stats_.server_changes;
+  last_server_ = server;
+  sl.server = server;
+  sl.port = pick_port(server, 0);
   ++health_[server].sessions;
-  hop_at_.reset();
+  sl.hop_at.reset();
   last_wall_ = wall;
-  current_id_ = next_session_++;
-  current_ = std::make_unique<ClientSession>(session_config(), framer_, rng_, stamper_);
+  sl.id = next_session_++;
+  sl.s = std::make_unique<ClientSession>(session_config(), framer_, rng_, stamper_);
   ++stats_.sessions_started;
-  ClientEvent need{ClientEventKind::NeedSocket, current_id_, 0, 0, {}};
-  need.server = current_server_;
-  need.port = current_port_;
+  ClientEvent need{ClientEventKind::NeedSocket, sl.id, 0, 0, {}};
+  need.server = sl.server;
+  need.port = sl.port;
   push(need);
   // A failure (Initiation not buildable) closes the session: its SessionClosed event fails
   // the waiting opens in drain_session_events.
-  (void)current_->start(now, wall);
+  (void)sl.s->start(now, wall);
 }
 
-void Client::schedule_hop(TimeMs now) {
-  hop_at_.reset();
+void Client::schedule_hop(Slot& sl, TimeMs now) {
+  sl.hop_at.reset();
   if (cfg_.servers.empty()) return;
-  const ClientConfig::Server& s = cfg_.servers[current_server_];
+  const ClientConfig::Server& s = cfg_.servers[sl.server];
   if (s.last_port <= s.first_port) return;
   const std::uint32_t lo = std::min(cfg_.hop_min_ms, cfg_.hop_max_ms);
   const std::uint32_t hi = std::max(cfg_.hop_min_ms, cfg_.hop_max_ms);
-  hop_at_ = now + (hi > lo ? rng_.uniform(lo, hi) : lo);
+  sl.hop_at = now + (hi > lo ? rng_.uniform(lo, hi) : lo);
 }
 
-// Port hopping of the current session: on its schedule, or at once when the port looks
-// blocked (an encrypted session waiting for an answer for half the liveness bound).
-void Client::maybe_hop(TimeMs now) {
-  if (!hop_at_ || !current_ || current_->state() != ClientState::Established) return;
-  const Link* link = current_->link();
-  bool due = now >= *hop_at_;
+// Port hopping of a session, within its own server's range: on its schedule, or at once when
+// the port looks blocked (an encrypted session waiting for an answer for half the liveness
+// bound).
+void Client::maybe_hop(Slot& sl, TimeMs now) {
+  if (!sl.hop_at || !sl.s || sl.s->state() != ClientState::Established) return;
+  const Link* link = sl.s->link();
+  bool due = now >= *sl.hop_at;
   if (!due && link->encrypted()) {
     const auto since = link->awaiting_since();
     const auto deadline = link->liveness_deadline();
     if (since && deadline && now - *since >= (*deadline - *since) / 2 &&
-        now - last_hop_ >= (*deadline - *since) / 2) {
+        now - sl.last_hop >= (*deadline - *since) / 2) {
       due = true;
     }
   }
@@ -194,72 +300,82 @@ void Client::maybe_hop(TimeMs now) {
   if (link->encrypted()) {
     // The session goes on from a new socket to another port; the server follows the first
     // authenticated datagram from the new address (docs/protocol.md 7.4).
-    current_port_ = pick_port(current_server_, current_port_);
-    ClientEvent e{ClientEventKind::Rebind, current_id_, 0, 0, {}};
-    e.server = current_server_;
-    e.port = current_port_;
+    sl.port = pick_port(sl.server, sl.port);
+    ClientEvent e{ClientEventKind::Rebind, sl.id, 0, 0, {}};
+    e.server = sl.server;
+    e.port = sl.port;
     push(e);
     ++stats_.hops;
-    last_hop_ = now;
-    schedule_hop(now);
+    sl.last_hop = now;
+    schedule_hop(sl, now);
     return;
   }
   // Plain mode: the server cannot follow a session, so it is replaced, but only between
   // requests: with streams open, look again in a second.
-  if (current_->mux() != nullptr && current_->mux()->stream_count() > 0) {
-    hop_at_ = now + 1000;
+  if (sl.s->mux() != nullptr && sl.s->mux()->stream_count() > 0) {
+    sl.hop_at = now + 1000;
     return;
   }
   ++stats_.hops;
-  last_hop_ = now;
-  hop_at_.reset();
-  current_->close(make_error_code(Errc::hop));
+  sl.last_hop = now;
+  sl.hop_at.reset();
+  sl.s->close(make_error_code(Errc::hop));
 }
 
-void Client::complete_opens(TimeMs now) {
+void Client::complete_opens(Slot& sl, TimeMs now) {
   tried_ = 0;
-  mux::Session* m = current_ ? current_->mux() : nullptr;
-  for (OpenTicket t : waiting_) {
+  mux::Session* m = sl.s ? sl.s->mux() : nullptr;
+  for (OpenTicket t : sl.waiting) {
     if (m == nullptr) {
-      push({ClientEventKind::OpenFailed, current_id_, t, 0, make_error_code(Errc::open_failed)});
+      push({ClientEventKind::OpenFailed, sl.id, t, 0, make_error_code(Errc::open_failed)});
       ++stats_.opens_failed;
       continue;
     }
     auto id = m->open_stream(now);
     if (id) {
-      push({ClientEventKind::StreamReady, current_id_, t, *id, {}});
+      push({ClientEventKind::StreamReady, sl.id, t, *id, {}});
       ++stats_.opens_ok;
     } else {
-      push({ClientEventKind::OpenFailed, current_id_, t, 0, id.error().code});
+      push({ClientEventKind::OpenFailed, sl.id, t, 0, id.error().code});
       ++stats_.opens_failed;
     }
   }
-  waiting_.clear();
+  sl.waiting.clear();
 }
 
-void Client::fail_opens(std::error_code reason) {
-  for (OpenTicket t : waiting_) {
-    push({ClientEventKind::OpenFailed, current_id_, t, 0, reason});
+void Client::fail_opens(Slot& sl, std::error_code reason) {
+  for (OpenTicket t : sl.waiting) {
+    push({ClientEventKind::OpenFailed, sl.id, t, 0, reason});
     ++stats_.opens_failed;
   }
-  waiting_.clear();
+  sl.waiting.clear();
 }
 
-void Client::drain_session_events(TimeMs now) {
+// Until no session has events left: moving opens to another slot may start (and, when its
+// Initiation cannot be built, close) a session there.
+void Client::drain_all(TimeMs now) {
   now_ = std::max(now_, now);
-  if (!current_) return;
-  while (auto e = current_->poll_event()) {
+  for (bool more = true; more;) {
+    more = false;
+    for (Slot& sl : slots_) more = drain_session_events(sl, now) || more;
+  }
+}
+
+bool Client::drain_session_events(Slot& sl, TimeMs now) {
+  if (!sl.s) return false;
+  bool moved = false;
+  while (auto e = sl.s->poll_event()) {
     switch (e->kind) {
       case EventKind::Established:
         ++stats_.sessions_established;
-        health_[current_server_].failures = 0;
-        health_[current_server_].down_until = 0;
-        push({ClientEventKind::SessionReady, current_id_, 0, 0, {}});
-        complete_opens(now);
-        schedule_hop(now);
+        health_[sl.server].failures = 0;
+        health_[sl.server].down_until = 0;
+        push({ClientEventKind::SessionReady, sl.id, 0, 0, {}});
+        complete_opens(sl, now);
+        schedule_hop(sl, now);
         break;
       case EventKind::SessionClosed: {
-        const bool established = current_->link() != nullptr;
+        const bool established = sl.s->link() != nullptr;
         if (established) {
           ++stats_.sessions_died;
         } else {
@@ -268,100 +384,145 @@ void Client::drain_session_events(TimeMs now) {
         const std::error_code why = e->error;
         if (why == Errc::handshake_timeout || why == Errc::liveness_timeout ||
             why == Errc::kcp_dead_link || why == Errc::port_unreachable) {
-          mark_down(current_server_, why, now);
+          mark_down(sl.server, why, now);
         }
-        push({ClientEventKind::SessionClosed, current_id_, 0, 0, why});
-        hop_at_.reset();
-        // Failover: requests waiting for a handshake that failed try the next server at once
-        // (each server once per batch of waiting requests).
-        if (!established && !waiting_.empty() && why == Errc::handshake_timeout &&
-            tried_ + 1 < health_.size()) {
-          ++tried_;
-          start_session(now, last_wall_);
-          break;
+        push({ClientEventKind::SessionClosed, sl.id, 0, 0, why});
+        sl.hop_at.reset();
+        if (!established && !sl.waiting.empty() && why == Errc::handshake_timeout) {
+          if (cfg_.spread) {
+            // Spread: the waiting opens go to the other healthy servers at once (this one is
+            // backing off now); with none left they fail with this reason.
+            std::vector<OpenTicket> moving;
+            moving.swap(sl.waiting);
+            const std::size_t self = static_cast<std::size_t>(&sl - slots_.data());
+            for (OpenTicket t : moving) {
+              if (auto to = pick_spread(now, self)) {
+                assign(*to, t, now, last_wall_);
+                moved = true;
+              } else {
+                push({ClientEventKind::OpenFailed, sl.id, t, 0, why});
+                ++stats_.opens_failed;
+              }
+            }
+            break;
+          }
+          // Failover: requests waiting for a handshake that failed try the next server at
+          // once (each server once per batch of waiting requests).
+          if (tried_ + 1 < health_.size()) {
+            ++tried_;
+            start_session(sl, now, last_wall_);
+            moved = true;
+            break;
+          }
         }
-        fail_opens(why);
+        fail_opens(sl, why);
         tried_ = 0;
         break;
       }
       case EventKind::StreamOpened:
         // The client never accepts server-opened streams (PROTOCOL.md 7.3): refuse it.
-        if (mux::Session* m = current_->mux()) m->close(e->stream, now);
+        if (mux::Session* m = sl.s->mux()) m->close(e->stream, now);
         break;
       case EventKind::Idle:
         break;
       default:
-        push({client_kind(e->kind), current_id_, 0, e->stream, e->error});
+        push({client_kind(e->kind), sl.id, 0, e->stream, e->error});
         break;
     }
   }
+  return moved;
 }
 
 void Client::handle_datagram(SessionId session, ByteView datagram, TimeMs now) {
-  if (!current_ || session != current_id_) {
+  Slot* sl = slot_of(session);
+  if (sl == nullptr) {
     ++stats_.datagrams_stale;
     return;
   }
-  current_->handle_datagram(datagram, now);
-  drain_session_events(now);
+  sl->s->handle_datagram(datagram, now);
+  drain_all(now);
 }
 
 void Client::flush(TimeMs now) {
-  if (!current_) return;
-  current_->flush(now);
-  drain_session_events(now);
+  for (Slot& sl : slots_) {
+    if (sl.s) sl.s->flush(now);
+  }
+  drain_all(now);
 }
 
 std::span<const ClientTransmit> Client::transmit() {
   tx_.clear();
-  if (current_) {
-    for (const ByteView d : current_->transmit()) tx_.push_back({current_id_, d});
+  for (Slot& sl : slots_) {
+    sl.tx = 0;
+    if (!sl.s) continue;
+    const std::size_t before = tx_.size();
+    for (const ByteView d : sl.s->transmit()) tx_.push_back({sl.id, d});
+    sl.tx = tx_.size() - before;
   }
   return tx_;
 }
 
 void Client::consume_transmit(std::size_t n) {
-  if (current_) current_->consume_transmit(n);
+  for (Slot& sl : slots_) {
+    if (!sl.s) continue;
+    const std::size_t k = std::min(n, sl.tx);
+    sl.s->consume_transmit(k);
+    n -= k;
+    sl.tx = 0;
+  }
   tx_.clear();
 }
 
 std::optional<TimeMs> Client::next_timeout() const {
-  if (!current_) return std::nullopt;
-  auto t = current_->next_timeout();
-  if (hop_at_ && (!t || *hop_at_ < *t)) t = hop_at_;
+  std::optional<TimeMs> t;
+  for (const Slot& sl : slots_) {
+    if (!sl.s) continue;
+    auto u = sl.s->next_timeout();
+    if (sl.hop_at && (!u || *sl.hop_at < *u)) u = sl.hop_at;
+    if (u && (!t || *u < *t)) t = u;
+  }
   return t;
 }
 
 void Client::handle_timeout(TimeMs now) {
-  if (!current_) return;
   now_ = std::max(now_, now);
-  current_->handle_timeout(now);
-  maybe_hop(now);
-  drain_session_events(now);
+  for (Slot& sl : slots_) {
+    if (!sl.s) continue;
+    sl.s->handle_timeout(now);
+    maybe_hop(sl, now);
+  }
+  drain_all(now);
 }
 
 std::optional<ClientEvent> Client::poll_event() {
-  if (events_.empty() && current_) drain_session_events(now_);
+  if (events_.empty()) drain_all(now_);
   return events_.pop();
 }
 
 mux::Session* Client::mux(SessionId session) {
-  if (!current_ || session != current_id_ || current_->state() != ClientState::Established) {
-    return nullptr;
-  }
-  return current_->mux();
+  Slot* sl = slot_of(session);
+  if (sl == nullptr || sl->s->state() != ClientState::Established) return nullptr;
+  return sl->s->mux();
 }
 
 void Client::close(TimeMs now) {
-  if (!current_) return;
-  current_->close(make_error_code(Errc::closed));
-  drain_session_events(now);
+  for (Slot& sl : slots_) {
+    if (sl.s) sl.s->close(make_error_code(Errc::closed));
+  }
+  drain_all(now);
 }
 
 void Client::fail_current(std::error_code why, TimeMs now) {
-  if (!current_) return;
-  current_->close(why);
-  drain_session_events(now);
+  if (!slots_[cur_].s) return;
+  slots_[cur_].s->close(why);
+  drain_all(now);
+}
+
+void Client::fail_session(SessionId id, std::error_code why, TimeMs now) {
+  Slot* sl = slot_of(id);
+  if (sl == nullptr || !live(*sl)) return;
+  sl->s->close(why);
+  drain_all(now);
 }
 
 }  // namespace paniq::tunnel

@@ -65,6 +65,11 @@ struct ClientConfig {
   // before the next server is tried (so a dead server costs the waiting requests ~2 s, not
   // handshake_attempts x handshake_timeout).
   std::uint32_t failover_handshake_ms = 1000;
+  // Profile `server_select` "spread" (with several servers): one session per server, opened
+  // when a stream is assigned to it; each new stream goes to the healthy server with the
+  // fewest open streams (ties round robin) and stays on that session for life. false =
+  // "failover": one session at a time, on the first server not backing off.
+  bool spread = false;
 
   // First broken rule (link config, attempts >= 1, timeout >= 1 ms); Errc::invalid_config.
   Result<void> validate() const;
@@ -242,14 +247,30 @@ struct ClientStats {
   std::uint64_t sessions_died = 0;        // established, then dead
   std::uint64_t opens_ok = 0, opens_failed = 0;
   std::uint64_t datagrams_stale = 0;      // received for a session that is not current
-  std::uint64_t server_changes = 0;       // a session started on another server than the last
+  std::uint64_t server_changes = 0;       // failover: a session started on another server than
+                                          // the last; spread: a server was marked down
   std::uint64_t hops = 0;                 // port hops (Rebind, or a plain session replaced)
 };
 
-// The daemon's view: one current session at a time. A stream open starts a session when none
+// One session of the Client as the shell and the control socket see it.
+struct ClientSessionView {
+  SessionId id = 0;
+  std::uint32_t server = 0;  // index into ClientConfig::servers
+  std::uint16_t port = 0;    // 0 = the server's configured port
+  const ClientSession* session = nullptr;
+  std::size_t streams = 0;   // open streams plus the opens waiting for its handshake
+};
+
+// The daemon's view. Failover (the default): one current session at a time. A stream open starts a session when none
 // is usable; opens that arrive while it handshakes wait and all proceed when it completes (or
 // all fail with its reason). A session that dies is reported (SessionClosed) and the next open
 // starts a new one; opens never wait behind more than one handshake.
+// Spread (ClientConfig::spread): one session slot per server. Each open goes to the healthy
+// server (not backing off) with the fewest streams, ties round robin, starting that server's
+// session when it has none; the open then behaves as above on that session. A handshake that
+// times out marks its server down and moves the opens waiting for it to the other healthy
+// servers; a dead session's server is skipped until its backoff ends. "Current" below means
+// the session that got the latest open.
 class Client {
  public:
   // `cfg` must pass validate() (throws std::invalid_argument otherwise); `rng` must outlive it.
@@ -268,28 +289,29 @@ class Client {
   // Forgets a ticket still waiting (its SOCKS client went away); no event follows for it.
   void cancel_open(OpenTicket ticket);
 
-  // A datagram from the socket of `session`; datagrams for other than the current session
-  // are counted and ignored.
+  // A datagram from the socket of `session`; datagrams for a replaced session (failover:
+  // any but the current one) are counted and ignored.
   void handle_datagram(SessionId session, ByteView datagram, TimeMs now);
   void flush(TimeMs now);
   std::span<const ClientTransmit> transmit();  // valid until the next non-const call
   void consume_transmit(std::size_t n);
   std::optional<TimeMs> next_timeout() const;
-  // Timers of the current session (handshake pacing and retransmission, KCP, keepalive,
-  // liveness). A session that dies here is reported; the next open_stream() starts a new one.
+  // Timers of the current session (spread: of every session): handshake pacing and
+  // retransmission, KCP, keepalive, liveness, port hops. A session that dies here is
+  // reported; the next open_stream() (spread: assigned to its server) starts a new one.
   void handle_timeout(TimeMs now);
   std::optional<ClientEvent> poll_event();
 
   // The mux of `session` for stream commands (nullptr unless it is the current, established
-  // session); call flush(now) afterwards.
+  // session; spread: any established session); call flush(now) afterwards.
   mux::Session* mux(SessionId session);
-  SessionId current_id() const { return current_id_; }
+  SessionId current_id() const { return slots_[cur_].id; }
   // The server of the current (or last) session, and every server's health.
-  std::uint32_t current_server() const { return current_server_; }
-  std::uint16_t current_port() const { return current_port_; }
+  std::uint32_t current_server() const { return slots_[cur_].server; }
+  std::uint16_t current_port() const { return slots_[cur_].port; }
   const std::vector<ServerHealth>& server_health() const { return health_; }
-  ClientSession* current() { return current_.get(); }
-  const ClientSession* current() const { return current_.get(); }
+  ClientSession* current() { return slots_[cur_].s.get(); }
+  const ClientSession* current() const { return slots_[cur_].s.get(); }
   const ClientStats& stats() const { return stats_; }
   // Totals over every session since start (replaced sessions' final values plus the current
   // one's): Link counters, and the sessions' own counters.
@@ -299,24 +321,54 @@ class Client {
   // the server address), else nullopt.
   std::optional<SessionInfo> session_info(TimeMs now) const;
 
-  // Closes the current session (SessionClosed(closed); waiting opens fail).
+  // Every session that is not Closed, in server order (failover: at most one).
+  std::vector<ClientSessionView> sessions() const;
+  // The session `id` if it is not Closed.
+  std::optional<ClientSessionView> find_session(SessionId id) const;
+  // Session info of `id` when it is established (as session_info()).
+  std::optional<SessionInfo> session_info(SessionId id, TimeMs now) const;
+  // Open streams plus waiting opens on the session of `server` (0 when it has none).
+  std::size_t server_streams(std::uint32_t server) const;
+  bool spread() const { return cfg_.spread; }
+
+  // Closes every session (SessionClosed(closed); waiting opens fail).
   void close(TimeMs now);
   // The current session's server cannot be reached (the shell saw ICMP port unreachable on
   // an established session): the server is marked down (the next session goes to the next
   // server) and the session ends with `why`.
   void fail_current(std::error_code why, TimeMs now);
+  // The same for session `id` (any session in spread mode); ignored when it is not live.
+  void fail_session(SessionId id, std::error_code why, TimeMs now);
 
  private:
-  void start_session(TimeMs now, WallTime wall);
+  // One session and what belongs to it. Failover: slots_ has one; spread: one per server.
+  struct Slot {
+    std::unique_ptr<ClientSession> s;
+    SessionId id = 0;
+    std::uint32_t server = 0;
+    std::uint16_t port = 0;
+    std::vector<OpenTicket> waiting;  // opens waiting for its handshake
+    std::optional<TimeMs> hop_at;     // next port hop
+    TimeMs last_hop = 0;
+    std::size_t tx = 0;               // datagrams of it in the last transmit()
+  };
+  bool live(const Slot& sl) const { return sl.s && sl.s->state() != ClientState::Closed; }
+  std::size_t load(const Slot& sl) const;
+  Slot* slot_of(SessionId id);
+  const Slot* slot_of(SessionId id) const;
+  std::optional<std::size_t> pick_spread(TimeMs now, std::optional<std::size_t> exclude);
+  void assign(std::size_t slot, OpenTicket ticket, TimeMs now, WallTime wall);
+  void start_session(Slot& sl, TimeMs now, WallTime wall);
   std::uint32_t pick_server(TimeMs now) const;
   std::uint16_t pick_port(std::uint32_t server, std::uint16_t avoid);
   void mark_down(std::uint32_t server, std::error_code why, TimeMs now);
-  void schedule_hop(TimeMs now);
-  void maybe_hop(TimeMs now);
+  void schedule_hop(Slot& sl, TimeMs now);
+  void maybe_hop(Slot& sl, TimeMs now);
   ClientConfig session_config() const;
-  void drain_session_events(TimeMs now);
-  void complete_opens(TimeMs now);
-  void fail_opens(std::error_code reason);
+  void drain_all(TimeMs now);
+  bool drain_session_events(Slot& sl, TimeMs now);
+  void complete_opens(Slot& sl, TimeMs now);
+  void fail_opens(Slot& sl, std::error_code reason);
   void push(const ClientEvent& e) { events_.push(e); }
 
   ClientConfig cfg_;
@@ -324,18 +376,15 @@ class Client {
   Rng& rng_;
   envelope::Tai64nStamper own_stamper_;
   envelope::Tai64nStamper* stamper_;
-  std::unique_ptr<ClientSession> current_;
-  SessionId current_id_ = 0;
+  std::vector<Slot> slots_;
+  std::size_t cur_ = 0;            // the current slot
+  std::size_t rr_ = 0;             // spread: where the next tie-break starts
   SessionId next_session_ = 1;
   OpenTicket next_ticket_ = 1;
-  std::vector<OpenTicket> waiting_;
   std::vector<ServerHealth> health_;
-  std::uint32_t current_server_ = 0;
-  std::uint16_t current_port_ = 0;
-  std::uint32_t tried_ = 0;        // servers tried for the opens waiting now
+  std::uint32_t last_server_ = 0;  // of the latest session started
+  std::uint32_t tried_ = 0;        // failover: servers tried for the opens waiting now
   WallTime last_wall_{};
-  std::optional<TimeMs> hop_at_;  // next port hop of the current session
-  TimeMs last_hop_ = 0;
   EventQueue<ClientEvent> events_;
   std::vector<ClientTransmit> tx_;
   TimeMs now_ = 0;  // latest `now` seen (for work done inside poll_event)

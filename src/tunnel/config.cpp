@@ -161,6 +161,7 @@ Result<ClientConfig> client_config_from_profile(const profile::Profile& p) {
     if (!r) return bad_field("servers", text, "expected HOST:PORT or HOST:PORT-PORT");
     c.servers.push_back({r->first_port, r->last_port});
   }
+  c.spread = p.server_select == "spread";
   if (p.hop_interval) {
     const auto h = profile::parse_hop_interval(*p.hop_interval);
     if (!h) return bad_field("hop_interval", *p.hop_interval, "expected DURATION-DURATION");

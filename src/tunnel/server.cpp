@@ -406,6 +406,13 @@ void ServerEndpoint::drain_events(Session& s) {
 void ServerEndpoint::settle(Session& s, std::uint64_t datagrams_before, std::uint64_t bytes_before) {
   stats_.datagrams_out += s.link.stats().datagrams_out - datagrams_before;
   stats_.bytes_out += s.link.stats().bytes_out - bytes_before;
+  // SYNs the mux refused because kcp.max_streams streams of this session were live.
+  const std::uint64_t over = s.link.mux().stats().syn_over_limit;
+  if (over != s.syn_over_limit_seen) {
+    stats_.streams_refused_session_cap += over - s.syn_over_limit_seen;
+    stats_.last_refused_session = s.id;
+    s.syn_over_limit_seen = over;
+  }
   if (s.link.transmit_count() > 0 && !s.in_tx) {
     s.in_tx = true;
     tx_order_.push_back(&s);

@@ -245,6 +245,10 @@ struct ServerStats {
   std::uint64_t drop_transport_auth = 0;    // encrypted datagram that did not open
   std::uint64_t sessions_roamed = 0;        // a session moved to a new peer address
   std::uint64_t sessions_revoked = 0;       // closed because their user was removed
+  // Streams: peer SYNs the mux refused because kcp.max_streams streams of their session were
+  // live (answered FIN, their data dropped), and the session of the latest such refusal.
+  std::uint64_t streams_refused_session_cap = 0;
+  ServerSessionId last_refused_session = 0;
   // drop_policy by reason, and the notes on accepted Initiations (indexed by AuthReason).
   std::array<std::uint64_t, kAuthReasonCount> auth{};
   std::uint64_t auth_count(AuthReason r) const { return auth[index(r)]; }

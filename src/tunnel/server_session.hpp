@@ -30,6 +30,7 @@ struct ServerEndpoint::Session {
   Bytes response;      // encrypted: re-sent for an identical Initiation while half-open
   Digest init_digest{};
   std::uint32_t repeats = 0;  // identical Initiations answered again
+  std::uint64_t syn_over_limit_seen = 0;  // its mux's syn_over_limit already counted
   bool half_open = true;  // encrypted: no transport accepted yet (plain sessions never are)
   TimeMs created;
   TimeMs last_rx;

@@ -111,6 +111,7 @@ TEST(SessionInput, WrongParitySynIsRefusedWithFinAndItsDataDroppedSilently) {
   EXPECT_FALSE(v.s.contains(4));
   EXPECT_TRUE(take_events(v.s).empty());
   EXPECT_EQ(v.s.stats().dropped_bytes, 2u);
+  EXPECT_EQ(v.s.stats().syn_over_limit, 0u);  // not a max_streams refusal
   v.more();
   v.expect_intact(true);
   // A client session refuses odd ids (its own parity) the same way.
@@ -128,6 +129,7 @@ TEST(SessionInput, SynOverMaxStreamsIsRefusedUntilAStreamIsReleased) {
   EXPECT_EQ(v.s.input(in, 0), in.size());
   EXPECT_EQ(take_frames(v.s), std::vector{frame(Cmd::Fin, 7)});
   EXPECT_FALSE(v.s.contains(7));
+  EXPECT_EQ(v.s.stats().syn_over_limit, 1u);  // counted apart from other refusals
   v.more();
   v.expect_intact(true);
   v.s.close(5, 0);

@@ -113,6 +113,21 @@ TEST(DaemonConfig, FastConnectExtension) {
   EXPECT_EQ(notes[0], R"(unknown field "fast_connect" ignored)");
 }
 
+TEST(DaemonConfig, MaxStreamsPerUser) {
+  std::vector<std::string> notes;
+  EXPECT_FALSE(ProxyServerConfig{}.max_streams_per_user);  // derived from max_connections
+  auto p = parse_proxy_server_config_json(R"({"max_streams_per_user":20})", notes);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->max_streams_per_user, std::optional<std::uint64_t>(20));
+  EXPECT_TRUE(notes.empty());
+  auto zero = parse_proxy_server_config_json(R"({"max_streams_per_user":0})", notes);
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().message, "max_streams_per_user: 0: must be > 0");
+  auto text = parse_proxy_server_config_json(R"({"max_streams_per_user":"many"})", notes);
+  ASSERT_FALSE(text.ok());
+  EXPECT_NE(text.error().message.find("max_streams_per_user"), std::string::npos);
+}
+
 TEST(DaemonConfig, SpeedtestTargetSetting) {
   std::vector<std::string> notes;
   EXPECT_TRUE(ProxyServerConfig{}.speedtest);  // on unless turned off (docs/speedtest.md)

@@ -53,6 +53,33 @@ TEST(Users, ErrorsNameTheEntryAndField) {
   }
 }
 
+// The optional per-user stream cap: read, written back, checked; entries without it stay valid.
+TEST(Users, OptionalMaxStreams) {
+  const std::string with = R"({"name": "fam", "public_key": ")" + std::string(kKeyA) +
+                           R"(", "max_streams": 40})";
+  auto u = parse_users_json(file(with + "," + entry("bob", kKeyB)));
+  ASSERT_TRUE(u) << u.error().message;
+  ASSERT_EQ(u->size(), 2u);
+  EXPECT_EQ((*u)[0].max_streams, std::optional<std::uint64_t>(40));
+  EXPECT_FALSE((*u)[1].max_streams);
+  const std::string text = users_to_json(*u);
+  EXPECT_NE(text.find("\"max_streams\": 40"), std::string::npos) << text;
+  EXPECT_EQ(text.find("max_streams", text.find("bob")), std::string::npos) << text;
+  auto again = parse_users_json(text);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *u);
+  const UserEntry plain{"carol", kKeyB};
+  EXPECT_FALSE(plain.max_streams);
+  for (const char* bad : {"0", "-1", "1.5", "\"9\"", "4294967296", "null"}) {
+    auto b = parse_users_json(file(R"({"name": "a", "public_key": ")" + std::string(kKeyA) +
+                                   R"(", "max_streams": )" + bad + "}"));
+    ASSERT_FALSE(b) << bad;
+    EXPECT_NE(b.error().message.find("users[0].max_streams: "), std::string::npos) << b.error().message;
+    EXPECT_NE(b.error().message.find("must be an integer 1..4294967295"), std::string::npos)
+        << b.error().message;
+  }
+}
+
 TEST(Users, MissingFileNamesThePath) {
   auto u = load_users_file("/nonexistent/users.json");
   ASSERT_FALSE(u);

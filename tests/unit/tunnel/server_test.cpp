@@ -462,6 +462,37 @@ TEST(ServerEndpoint, SteadyStateDoesNotAllocatePerDatagram) {
   EXPECT_EQ(f.server.stats().drop_unknown_session + f.server.stats().drop_kcp_rejected, 0u);
 }
 
+// Peer SYNs over the session's kcp.max_streams: refused by the mux (FIN), counted by the
+// endpoint with the session they came from; the count outlives the session.
+TEST(ServerEndpoint, SynsOverMaxStreamsAreCounted) {
+  ServerConfig cfg = test::server_config();
+  cfg.link.mux.max_streams = 2;
+  Fixture f(cfg);
+  const PeerAddr peer = test::peer4(7, 7);
+  const std::uint32_t conv = f.handshake(peer, 0);
+  SeededRng rng(5);
+  Link client(test::link_config(mux::Role::Client, {}), conv, f.fr, rng, 0);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client.mux().open_stream(0));
+  client.flush(1);
+  const auto up = client.transmit();
+  for (const ByteView d : up) f.server.handle_datagram(peer, d, 1);
+  client.consume_transmit(up.size());
+  f.server.flush(1);
+  std::size_t opened = 0;
+  ServerSessionId session = 0;
+  while (auto e = f.server.poll_event()) {
+    if (e->kind == ServerEventKind::StreamOpened) ++opened;
+    session = e->session;
+  }
+  EXPECT_EQ(opened, 2u);
+  EXPECT_EQ(f.server.stats().streams_refused_session_cap, 3u);
+  EXPECT_EQ(f.server.stats().last_refused_session, session);
+  f.server.flush(2);  // nothing new: counted once
+  EXPECT_EQ(f.server.stats().streams_refused_session_cap, 3u);
+  f.server.close_session(session);
+  EXPECT_EQ(f.server.stats().streams_refused_session_cap, 3u);
+}
+
 TEST(ServerEndpoint, ConfigValidation) {
   ServerConfig c = test::server_config();
   EXPECT_TRUE(c.validate());
