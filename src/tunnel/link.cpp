@@ -360,8 +360,21 @@ void Link::flush(TimeMs now) {
 // A link whose burst (a whole KCP window) grew the transmit buffer gives it back once KCP has
 // nothing in flight and everything was sent, so thousands of idle server sessions do not each
 // keep their peak. A busy link keeps it: no allocation per burst.
+//
+// The same for KCP's segment block caches (up to a window of blocks each way, ~1.4 MB per
+// direction at 1024 segments): they are returned once nothing has been queued either way for
+// kQuietTrimMs. Not at every idle moment: a transfer's queues empty between its bursts, and
+// trimming then would allocate every block again at the next one.
 void Link::shrink_if_idle() {
-  if (tx_.count() == 0 && kcp_.nsnd_buf() == 0 && kcp_.nsnd_que() == 0) tx_.shrink();
+  const bool send_idle = tx_.count() == 0 && kcp_.nsnd_buf() == 0 && kcp_.nsnd_que() == 0;
+  if (send_idle) tx_.shrink();
+  if (!send_idle || kcp_.nrcv_buf() > 0 || kcp_.nrcv_que() > 0) {
+    last_busy_ = now_;
+    trim_due_ = true;
+  } else if (trim_due_ && now_ >= last_busy_ + kQuietTrimMs) {
+    kcp_.trim();
+    trim_due_ = false;
+  }
 }
 
 std::optional<TimeMs> Link::next_timeout() const {
@@ -379,6 +392,7 @@ std::optional<TimeMs> Link::next_timeout() const {
   }
   if (auto l = liveness_deadline()) earliest(*l);
   if (rx_probe_armed_) earliest(rx_probe_at_);
+  if (trim_due_) earliest(last_busy_ + kQuietTrimMs);
   return t;
 }
 

@@ -267,6 +267,9 @@ class Link {
   bool dead() const { return static_cast<bool>(dead_reason_); }
   std::error_code dead_reason() const { return dead_reason_; }
   std::uint32_t conv() const { return kcp_.conv(); }
+  // KCP's segment block caches grow to the window during a burst; they are given back once
+  // the link has been quiet (nothing queued either way) for this long.
+  static constexpr TimeMs kQuietTrimMs = 2000;
   TimeMs last_receive() const { return last_rx_; }  // last datagram KCP accepted (or creation)
   // When liveness would declare the link dead (nullopt: not waiting for an answer / disabled).
   std::optional<TimeMs> liveness_deadline() const;
@@ -316,6 +319,8 @@ class Link {
   TimeMs last_rx_;
   TimeMs await_since_ = 0;
   bool awaiting_ = false;
+  TimeMs last_busy_ = 0;
+  bool trim_due_ = false;   // KCP blocks were used since the last trim
   bool kcp_dirty_ = false;  // KCP state changed since its last flush
   bool packing_ = false;    // KCP output batched (enable_packing)
   bool closed_reported_ = false;

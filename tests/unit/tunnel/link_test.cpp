@@ -2,6 +2,7 @@
 #include "tunnel/link.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <map>
 
@@ -426,6 +427,73 @@ TEST(Link, SteadyStateDoesNotAllocatePerDatagram) {
   EXPECT_EQ(allocations, 0u) << allocations << " allocations for " << datagrams << " datagrams";
   RecordProperty("allocations", static_cast<int>(allocations));
   RecordProperty("datagrams", static_cast<int>(datagrams));
+}
+
+// After a bulk burst, KCP's segment block caches (a window of blocks) are returned once the
+// link has been quiet for Link::kQuietTrimMs, and not while the transfer only pauses between
+// bursts. Measured as the heap bytes in use (glibc mallinfo2) and the allocations the next
+// burst makes.
+TEST(Link, BlockCachesAreReturnedAfterAQuietPeriod) {
+  const obf::Framer fr = test::framer(test::wire_obf_config());
+  SeededRng rng(13);
+  Link a(test::link_config(mux::Role::Client), 5, fr, rng, 0);
+  Link b(test::link_config(mux::Role::Server), 5, fr, rng, 0);
+  const mux::StreamId id = *a.mux().open_stream(0);
+  std::optional<mux::StreamId> sid;
+  Bytes chunk(16u << 10, 0x44), rbuf(64u << 10);
+  auto deliver = [&](Link& from, Link& to, TimeMs now) {
+    const auto out = from.transmit();
+    for (const ByteView d : out) (void)to.handle_transport(fr.classify(d)->payload, now);
+    from.consume_transmit(out.size());
+  };
+  auto step = [&](TimeMs now, bool write) {
+    for (int k = 0; write && k < 64; ++k) {
+      auto n = a.mux().write(id, chunk, now);
+      if (!n || *n == 0) break;
+    }
+    for (Link* l : {&a, &b}) {
+      if (auto t = l->next_timeout(); t && *t <= now) l->handle_timeout(now);
+    }
+    a.flush(now);
+    deliver(a, b, now);
+    b.flush(now);
+    while (auto e = b.poll_event()) {
+      if (e->kind == EventKind::StreamOpened) sid = e->stream;
+    }
+    while (sid) {
+      auto n = b.mux().read(*sid, rbuf);
+      if (!n || *n == 0) break;
+    }
+    b.flush(now);
+    deliver(b, a, now);
+    while (a.poll_event()) {
+    }
+  };
+  TimeMs now = 0;
+  for (int i = 0; i < 300; ++i) step(++now, true);  // a burst: the pools reach the window
+  for (int i = 0; i < 200; ++i) step(++now, false);  // drain
+  const std::size_t busy = mallinfo2().uordblks;
+  // A pause shorter than the quiet period keeps the caches: the next burst allocates nothing.
+  now += Link::kQuietTrimMs / 2;
+  step(now, false);
+  const std::uint64_t before = test::allocations();
+  for (int i = 0; i < 50; ++i) step(++now, true);
+  for (int i = 0; i < 200; ++i) step(++now, false);
+  EXPECT_EQ(test::allocations() - before, 0u) << "caches kept across a short pause";
+  // Quiet for the whole period: both ends give their caches back (the deadline is reported).
+  const auto ta = a.next_timeout();
+  ASSERT_TRUE(ta.has_value());
+  EXPECT_LE(*ta, now + Link::kQuietTrimMs);
+  now += Link::kQuietTrimMs;
+  step(now, false);
+  const std::size_t quiet = mallinfo2().uordblks;
+  EXPECT_GT(busy, quiet + (64u << 10)) << "busy " << busy << " B, after the quiet period " << quiet << " B";
+  // And they come back with the next burst, which still arrives whole.
+  const std::uint64_t regrow = test::allocations();
+  for (int i = 0; i < 50; ++i) step(++now, true);
+  EXPECT_GT(test::allocations() - regrow, 0u);
+  EXPECT_FALSE(a.dead());
+  EXPECT_FALSE(b.dead());
 }
 
 TEST(DatagramQueue, KeepsOrderAcrossPartialConsumeAndGrowth) {
