@@ -127,7 +127,7 @@ bool ResponseBudget::refilled(const Slot& s, std::uint32_t now32, std::uint32_t 
 // The slot of `hash` in its set; else an empty one, a forgettable one (a stale unproven
 // source, a refilled prefix), else (an eviction) for sources the most recently seen unproven
 // one, for prefixes the least recently refilled one.
-ResponseBudget::Found ResponseBudget::find_or_claim(std::vector<Slot>& table, std::uint64_t hash,
+ResponseBudget::Found ResponseBudget::find_or_claim(Table& table, std::uint64_t hash,
                                                     bool sources, TimeMs now) {
   const std::uint32_t now32 = static_cast<std::uint32_t>(now);
   const std::uint32_t tag = tag_of(hash);

@@ -25,6 +25,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -92,6 +95,30 @@ class ResponseBudget {
   std::size_t memory_bytes() const { return (sources_.size() + prefixes_.size()) * sizeof(Slot); }
 
  private:
+  // The slot tables' memory comes zeroed from calloc, and value-initialising a Slot writes
+  // nothing (an all-zero Slot is empty), so a large table's pages are not touched, and cost no
+  // resident memory, until sources land in them (1.8 MB at the defaults). Only valid for the
+  // one resize of an empty vector in the constructor: a vector shrunk and grown again in place
+  // would keep stale slots.
+  template <class T>
+  struct ZeroedAllocator {
+    using value_type = T;
+    ZeroedAllocator() = default;
+    template <class U>
+    ZeroedAllocator(const ZeroedAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+      if (void* p = std::calloc(n, sizeof(T))) return static_cast<T*>(p);
+      throw std::bad_alloc();
+    }
+    void deallocate(T* p, std::size_t) noexcept { std::free(p); }
+    template <class U>
+    void construct(U*) noexcept {}  // calloc's zeros are the value-initialised state
+    template <class U, class... A>
+    void construct(U* p, A&&... a) {
+      ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+    }
+    friend bool operator==(const ZeroedAllocator&, const ZeroedAllocator&) { return true; }
+  };
   struct Slot {
     std::uint32_t tag = 0;    // 0 = empty; bit 0 used; sources: bit 1 proven, bits 2-3 the
                               // Initiations since it was new (saturating at 3)
@@ -104,7 +131,8 @@ class ResponseBudget {
     bool inserted;  // a new slot: its state is that of an unknown key
     bool evicted;   // ... taken from a live entry
   };
-  Found find_or_claim(std::vector<Slot>& table, std::uint64_t hash, bool sources, TimeMs now);
+  using Table = std::vector<Slot, ZeroedAllocator<Slot>>;
+  Found find_or_claim(Table& table, std::uint64_t hash, bool sources, TimeMs now);
   bool stale(const Slot& s, std::uint32_t now32) const;
   static bool refilled(const Slot& s, std::uint32_t now32, std::uint32_t burst, std::uint32_t rate);
   static void refill(Slot& s, std::uint32_t now32, std::uint32_t burst, std::uint32_t rate);
@@ -113,7 +141,7 @@ class ResponseBudget {
 
   ResponseBudgetConfig cfg_;
   std::uint64_t seed_;
-  std::vector<Slot> sources_, prefixes_;
+  Table sources_, prefixes_;
   TokenBucket proven_, fresh_, seen_;
   TokenBucket::State proven_state_, fresh_state_, seen_state_;
   ResponseBudgetStats stats_;

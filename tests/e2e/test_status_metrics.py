@@ -218,7 +218,7 @@ def live(h, web):
     h.check("status --json (client): its session towards the server, with bytes and RTT",
             c.get("daemon") == "socks5d" and cone.get("peer") == f"127.0.0.1:{port}"
             and cone.get("rx_bytes", 0) > 2 * MIB and cone.get("mode") == "encrypted"
-            and 1 <= cone.get("srtt_ms", 0) <= 500 and c["totals"]["handshakes_ok"] >= 1, json.dumps(c))
+            and 0 <= cone.get("srtt_ms", -1) <= 500 and c["totals"]["handshakes_ok"] >= 1, json.dumps(c))
     h.check("status --json: rates (average since the session started)",
             cone.get("rx_bytes_per_second", 0) > 0 and one.get("tx_bytes_per_second", 0) > 0, json.dumps(cone))
 
@@ -277,8 +277,14 @@ def live(h, web):
                 val(s2, "paniq_tunnel_bytes_total", main_dir) - val(s1, "paniq_tunnel_bytes_total", main_dir) > MIB)
         count, total = val(s2, "paniq_rtt_seconds_count"), val(s2, "paniq_rtt_seconds_sum")
         inf = val(s2, "paniq_rtt_seconds_bucket", '{le="+Inf"}')
-        h.check(f"{who}: the RTT histogram has observations of a plausible RTT (mean under 0.5 s)",
-                count >= 1 and inf == count and 0 < total / count < 0.5, f"count {count} sum {total}")
+        # KCP's srtt is whole milliseconds and a session with srtt 0 is not observed. The server
+        # sends the download and queues behind it, so its srtt is at least 1 ms; the client
+        # sends a few segments over loopback, whose round trip may stay under 1 ms (srtt 0):
+        # its histogram may then be empty, and must be consistent either way.
+        need = 1 if who == "server" else 0
+        h.check(f"{who}: the RTT histogram is consistent, with plausible observations (mean under 0.5 s)",
+                count >= need and inf == count and (count == 0 or 0 < total / count < 0.5),
+                f"count {count} sum {total}")
         h.check(f"{who}: paniq_streams_opened_total counts the download's stream",
                 val(s2, "paniq_streams_opened_total") >= 1)
         h.check(f"{who}: paniq_build_info is 1",
