@@ -23,10 +23,14 @@ N = 1000
 
 
 class EchoSink:
-    """Accepts connections, holds them, echoes what arrives (one thread, selectors)."""
+    """A local TCP target (one thread, selectors): accepts connections, holds them and echoes
+    what arrives. With close_on_eof it also closes a connection when its client side ends, so
+    the proxy's relay and its stream end too (test_stream_limits.py frees slots that way);
+    without it the connection stays half-open, as a server that never closes would keep it."""
 
-    def __init__(self):
+    def __init__(self, close_on_eof=False):
         import selectors
+        self.close_on_eof = close_on_eof
         self.sel = selectors.DefaultSelector()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -36,7 +40,7 @@ class EchoSink:
         self.port = self.sock.getsockname()[1]
         self.sel.register(self.sock, selectors.EVENT_READ, None)
         self.accepted = 0
-        self.conns = []
+        self.open = set()
         self.stop = False
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
@@ -52,22 +56,26 @@ class EchoSink:
                         continue
                     c.setblocking(False)
                     self.accepted += 1
-                    self.conns.append(c)
+                    self.open.add(c)
                     self.sel.register(c, selectors.EVENT_READ, "c")
+                    continue
+                c = key.fileobj
+                try:
+                    d = c.recv(4096)
+                except OSError:
+                    d = b""
+                if d:
+                    c.sendall(d)
                 else:
-                    try:
-                        d = key.fileobj.recv(4096)
-                    except OSError:
-                        d = b""
-                    if d:
-                        key.fileobj.sendall(d)
-                    else:
-                        self.sel.unregister(key.fileobj)
+                    self.sel.unregister(c)
+                    if self.close_on_eof:
+                        self.open.discard(c)
+                        c.close()
 
     def close(self):
         self.stop = True
         self.t.join(2)
-        for c in self.conns:
+        for c in list(self.open):
             c.close()
         self.sock.close()
 

@@ -27,63 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, free_port  # noqa: E402
 from clients import atyp_ipv4, recv_exact, socks_open  # noqa: E402
 from test_encryption import wait_for  # noqa: E402
+from test_limits import EchoSink  # noqa: E402
 
 CAP = 20
 BOB_CAP = 5
 BURST = 40
 USER_LINE = re.compile(r"rate-limited: user (\S+) reached max_streams_per_user \((\d+)\)")
 SESSION_LINE = re.compile(r"reached kcp\.max_streams \((\d+)\)")
-
-
-class Sink:
-    """A local TCP target: holds the connections it accepts, echoes what arrives, and closes a
-    connection when its client side ends (so the proxy's relay, and the stream, end too)."""
-
-    def __init__(self):
-        self.sel = selectors.DefaultSelector()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(512)
-        self.sock.setblocking(False)
-        self.port = self.sock.getsockname()[1]
-        self.sel.register(self.sock, selectors.EVENT_READ, None)
-        self.accepted = 0
-        self.open = set()
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        while not self.stop:
-            for key, _ in self.sel.select(timeout=0.1):
-                if key.data is None:
-                    try:
-                        c, _ = self.sock.accept()
-                    except OSError:
-                        continue
-                    c.setblocking(False)
-                    self.accepted += 1
-                    self.open.add(c)
-                    self.sel.register(c, selectors.EVENT_READ, "c")
-                    continue
-                c = key.fileobj
-                try:
-                    d = c.recv(4096)
-                except OSError:
-                    d = b""
-                if d:
-                    c.sendall(d)
-                else:
-                    self.sel.unregister(c)
-                    self.open.discard(c)
-                    c.close()
-
-    def close(self):
-        self.stop = True
-        self.t.join(2)
-        for c in list(self.open):
-            c.close()
-        self.sock.close()
 
 
 def open_conn(port, sink_port):
@@ -146,7 +96,7 @@ def per_user(h):
     phone = h.start_socks5d(alice, name="socks5d-alice-phone")
     laptop = h.start_socks5d(alice, name="socks5d-alice-laptop")
     bobd = h.start_socks5d(bob, name="socks5d-bob")
-    sink = Sink()
+    sink = EchoSink(close_on_eof=True)
     held, refused_early = [], []
     for i in range(CAP):
         s, code = open_conn((phone if i % 2 == 0 else laptop).port, sink.port)
@@ -249,7 +199,7 @@ def per_session(h):
     server = h.start_proxy_server(server_profile, f"127.0.0.1:{port}", config={"control_socket": sock},
                                   name="proxy-server-session")
     client = h.start_socks5d(client_profile, name="socks5d-session")
-    sink = Sink()
+    sink = EchoSink(close_on_eof=True)
     held = []
     for _ in range(3):
         s, _ = open_conn(client.port, sink.port)
