@@ -16,7 +16,6 @@ Exits non-zero when a check fails.
 import json
 import os
 import re
-import selectors
 import socket
 import subprocess
 import sys

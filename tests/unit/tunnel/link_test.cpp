@@ -378,29 +378,29 @@ TEST(Link, ConfigValidation) {
   EXPECT_THROW(Link(c, 1, fr, rng, 0), std::invalid_argument);
 }
 
-// Steady-state bulk transfer between two Links in memory allocates nothing per datagram:
-// buffers, rings and pools are reused.
-TEST(Link, SteadyStateDoesNotAllocatePerDatagram) {
-  const obf::Framer fr = test::framer(test::wire_obf_config());
-  SeededRng rng(12);
-  LinkOptions o;
-  o.padding = true;
-  Link a(test::link_config(mux::Role::Client, o), 5, fr, rng, 0);
-  Link b(test::link_config(mux::Role::Server, o), 5, fr, rng, 0);
-  const mux::StreamId id = *a.mux().open_stream(0);
-  std::optional<mux::StreamId> sid;
-  Bytes chunk(16u << 10, 0x33), rbuf(64u << 10);
-  std::uint64_t datagrams = 0;
-  auto deliver = [&](Link& from, Link& to, TimeMs now) {
+// Two Links in memory carrying one stream from `a` to `b`. step(): write up to `max_writes`
+// 16 KiB chunks (until the mux takes no more), optionally run due timers, move the datagrams
+// both ways and read everything `b` received.
+struct BulkPair {
+  BulkPair(const obf::Framer& framer, SeededRng& rng, const LinkOptions& o = {})
+      : fr(framer),
+        a(test::link_config(mux::Role::Client, o), 5, fr, rng, 0),
+        b(test::link_config(mux::Role::Server, o), 5, fr, rng, 0),
+        id(*a.mux().open_stream(0)) {}
+
+  void deliver(Link& from, Link& to, TimeMs now) {
     const auto out = from.transmit();
     for (const ByteView d : out) (void)to.handle_transport(fr.classify(d)->payload, now);
     datagrams += out.size();
     from.consume_transmit(out.size());
-  };
-  auto round = [&](TimeMs now) {
-    for (;;) {
+  }
+  void step(TimeMs now, int max_writes, bool timers) {
+    for (int k = 0; k < max_writes; ++k) {
       auto n = a.mux().write(id, chunk, now);
       if (!n || *n == 0) break;
+    }
+    for (Link* l : {&a, &b}) {
+      if (auto t = l->next_timeout(); timers && t && *t <= now) l->handle_timeout(now);
     }
     a.flush(now);
     deliver(a, b, now);
@@ -416,17 +416,35 @@ TEST(Link, SteadyStateDoesNotAllocatePerDatagram) {
     deliver(b, a, now);
     while (a.poll_event()) {
     }
-  };
+  }
+
+  const obf::Framer& fr;
+  Link a, b;
+  mux::StreamId id;
+  std::optional<mux::StreamId> sid;
+  Bytes chunk = Bytes(16u << 10, 0x33), rbuf = Bytes(64u << 10);
+  std::uint64_t datagrams = 0;
+};
+
+// Steady-state bulk transfer between two Links in memory allocates nothing per datagram:
+// buffers, rings and pools are reused.
+TEST(Link, SteadyStateDoesNotAllocatePerDatagram) {
+  const obf::Framer fr = test::framer(test::wire_obf_config());
+  SeededRng rng(12);
+  LinkOptions o;
+  o.padding = true;
+  BulkPair p(fr, rng, o);
+  constexpr int kUnbounded = 1 << 30;  // until the mux takes no more
   TimeMs now = 0;
-  for (int i = 0; i < 200; ++i) round(++now);  // warm-up: pools and buffers reach their size
-  datagrams = 0;
+  for (int i = 0; i < 200; ++i) p.step(++now, kUnbounded, false);  // warm-up: pools reach their size
+  p.datagrams = 0;
   const std::uint64_t before = test::allocations();
-  for (int i = 0; i < 400; ++i) round(++now);
+  for (int i = 0; i < 400; ++i) p.step(++now, kUnbounded, false);
   const std::uint64_t allocations = test::allocations() - before;
-  ASSERT_GT(datagrams, 25'000u);  // 400 rounds, each at most a 64 KiB stream share
-  EXPECT_EQ(allocations, 0u) << allocations << " allocations for " << datagrams << " datagrams";
+  ASSERT_GT(p.datagrams, 25'000u);  // 400 rounds, each at most a 64 KiB stream share
+  EXPECT_EQ(allocations, 0u) << allocations << " allocations for " << p.datagrams << " datagrams";
   RecordProperty("allocations", static_cast<int>(allocations));
-  RecordProperty("datagrams", static_cast<int>(datagrams));
+  RecordProperty("datagrams", static_cast<int>(p.datagrams));
 }
 
 // After a bulk burst, KCP's segment block caches (a window of blocks) are returned once the
@@ -436,64 +454,32 @@ TEST(Link, SteadyStateDoesNotAllocatePerDatagram) {
 TEST(Link, BlockCachesAreReturnedAfterAQuietPeriod) {
   const obf::Framer fr = test::framer(test::wire_obf_config());
   SeededRng rng(13);
-  Link a(test::link_config(mux::Role::Client), 5, fr, rng, 0);
-  Link b(test::link_config(mux::Role::Server), 5, fr, rng, 0);
-  const mux::StreamId id = *a.mux().open_stream(0);
-  std::optional<mux::StreamId> sid;
-  Bytes chunk(16u << 10, 0x44), rbuf(64u << 10);
-  auto deliver = [&](Link& from, Link& to, TimeMs now) {
-    const auto out = from.transmit();
-    for (const ByteView d : out) (void)to.handle_transport(fr.classify(d)->payload, now);
-    from.consume_transmit(out.size());
-  };
-  auto step = [&](TimeMs now, bool write) {
-    for (int k = 0; write && k < 64; ++k) {
-      auto n = a.mux().write(id, chunk, now);
-      if (!n || *n == 0) break;
-    }
-    for (Link* l : {&a, &b}) {
-      if (auto t = l->next_timeout(); t && *t <= now) l->handle_timeout(now);
-    }
-    a.flush(now);
-    deliver(a, b, now);
-    b.flush(now);
-    while (auto e = b.poll_event()) {
-      if (e->kind == EventKind::StreamOpened) sid = e->stream;
-    }
-    while (sid) {
-      auto n = b.mux().read(*sid, rbuf);
-      if (!n || *n == 0) break;
-    }
-    b.flush(now);
-    deliver(b, a, now);
-    while (a.poll_event()) {
-    }
-  };
+  BulkPair p(fr, rng);
   TimeMs now = 0;
-  for (int i = 0; i < 300; ++i) step(++now, true);  // a burst: the pools reach the window
-  for (int i = 0; i < 200; ++i) step(++now, false);  // drain
+  for (int i = 0; i < 300; ++i) p.step(++now, 64, true);  // a burst: the pools reach the window
+  for (int i = 0; i < 200; ++i) p.step(++now, 0, true);   // drain
   const std::size_t busy = mallinfo2().uordblks;
   // A pause shorter than the quiet period keeps the caches: the next burst allocates nothing.
   now += Link::kQuietTrimMs / 2;
-  step(now, false);
+  p.step(now, 0, true);
   const std::uint64_t before = test::allocations();
-  for (int i = 0; i < 50; ++i) step(++now, true);
-  for (int i = 0; i < 200; ++i) step(++now, false);
+  for (int i = 0; i < 50; ++i) p.step(++now, 64, true);
+  for (int i = 0; i < 200; ++i) p.step(++now, 0, true);
   EXPECT_EQ(test::allocations() - before, 0u) << "caches kept across a short pause";
   // Quiet for the whole period: both ends give their caches back (the deadline is reported).
-  const auto ta = a.next_timeout();
+  const auto ta = p.a.next_timeout();
   ASSERT_TRUE(ta.has_value());
   EXPECT_LE(*ta, now + Link::kQuietTrimMs);
   now += Link::kQuietTrimMs;
-  step(now, false);
+  p.step(now, 0, true);
   const std::size_t quiet = mallinfo2().uordblks;
   EXPECT_GT(busy, quiet + (64u << 10)) << "busy " << busy << " B, after the quiet period " << quiet << " B";
   // And they come back with the next burst, which still arrives whole.
   const std::uint64_t regrow = test::allocations();
-  for (int i = 0; i < 50; ++i) step(++now, true);
+  for (int i = 0; i < 50; ++i) p.step(++now, 64, true);
   EXPECT_GT(test::allocations() - regrow, 0u);
-  EXPECT_FALSE(a.dead());
-  EXPECT_FALSE(b.dead());
+  EXPECT_FALSE(p.a.dead());
+  EXPECT_FALSE(p.b.dead());
 }
 
 TEST(DatagramQueue, KeepsOrderAcrossPartialConsumeAndGrowth) {
