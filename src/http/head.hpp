@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/bytes.hpp"
@@ -85,5 +86,24 @@ class HeadReader {
   std::string start_line_;
   std::vector<Header> headers_;
 };
+
+// A head parser's put(): feeds `reader`; on the step that completed the head, parses it once
+// with `parse(start_line, headers, out)` (later calls repeat Done with 0 consumed); a parse
+// error turns this and every later step into Error with that error (kept in `failed`).
+template <class Head, class Parse>
+HeadReader::Step put_and_parse(HeadReader& reader, ByteView in, Head& out, Errc& failed, Parse parse) {
+  HeadReader::Step s = reader.put(in);
+  if (s.status == HeadReader::Status::Done && s.consumed > 0) {
+    if (const Errc e = parse(reader.start_line(), std::move(reader.headers()), out); e != Errc::ok) {
+      s.status = HeadReader::Status::Error;
+      s.error = e;
+      failed = e;
+    }
+  } else if (s.status == HeadReader::Status::Done && failed != Errc::ok) {
+    s.status = HeadReader::Status::Error;
+    s.error = failed;
+  }
+  return s;
+}
 
 }  // namespace paniq::http

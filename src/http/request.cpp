@@ -186,20 +186,7 @@ Errc parse_request(std::string_view line, std::vector<Header> headers, RequestHe
 }
 
 RequestParser::Step RequestParser::put(ByteView in) {
-  Step s = reader_.put(in);
-  if (s.status == Status::Done && s.consumed > 0) {
-    // Parse once, on the step that completed the head (later calls repeat Done with 0).
-    if (const Errc e = parse_request(reader_.start_line(), std::move(reader_.headers()), head_);
-        e != Errc::ok) {
-      s.status = Status::Error;
-      s.error = e;
-      failed_ = e;
-    }
-  } else if (s.status == Status::Done && failed_ != Errc::ok) {
-    s.status = Status::Error;
-    s.error = failed_;
-  }
-  return s;
+  return put_and_parse(reader_, in, head_, failed_, parse_request);
 }
 
 std::optional<Credentials> basic_credentials(std::string_view v) {

@@ -27,19 +27,7 @@ Errc parse_response(std::string_view line, std::vector<Header> headers, Response
 }
 
 ResponseParser::Step ResponseParser::put(ByteView in) {
-  Step s = reader_.put(in);
-  if (s.status == Status::Done && s.consumed > 0) {
-    if (const Errc e = parse_response(reader_.start_line(), std::move(reader_.headers()), head_);
-        e != Errc::ok) {
-      s.status = Status::Error;
-      s.error = e;
-      failed_ = e;
-    }
-  } else if (s.status == Status::Done && failed_ != Errc::ok) {
-    s.status = Status::Error;
-    s.error = failed_;
-  }
-  return s;
+  return put_and_parse(reader_, in, head_, failed_, parse_response);
 }
 
 std::string_view reason_phrase(int status) {
