@@ -79,13 +79,18 @@ void Bbr::on_ack(const AckEvent& e) {
     if (round_min_rtt_ < 0 || e.min_rtt_sample < round_min_rtt_) round_min_rtt_ = e.min_rtt_sample;
   }
   if (e.min_rtt_sample >= 0 && min_rtt_ >= 0) {
-    const std::int64_t limit = rtt_floor() + queue_threshold(min_rtt_) + 2 * e.rttvar;
+    // In Startup the deviation is taken as it was when the round began: a queue that grows
+    // makes the RTT climb steadily, which inflates the deviation and would push the limit up
+    // ahead of the very rise it is meant to see.
+    std::int32_t rttvar = e.rttvar;
+    if (mode_ == Mode::startup && round_start_rttvar_ >= 0) rttvar = std::min(rttvar, round_start_rttvar_);
+    const std::int64_t limit = rtt_floor() + queue_threshold(min_rtt_) + 2 * rttvar;
     if (e.min_rtt_sample > limit) {
       if (queue_run_++ == 0) queue_run_start_ = e.now;
     } else {
       queue_run_ = 0;
     }
-    queue_now_ = queue_run_ >= kQueueRun &&
+    queue_now_ = queue_run_ >= (mode_ == Mode::startup ? kStartupQueueRun : kQueueRun) &&
                  time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(4, min_rtt_ / 8);
     // A standing queue: the same, held for a whole min RTT (a jitter burst does not last that
     // long; flows that together overfill the path keep it up).
@@ -93,7 +98,10 @@ void Bbr::on_ack(const AckEvent& e) {
                 time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(20, min_rtt_);
   }
   round_lost_ -= std::min(round_lost_, e.spurious_bytes);
-  if (e.acked_segments > 0 && e.rate.prior_delivered >= next_round_delivered_) start_round(e);
+  if (e.acked_segments > 0 && e.rate.prior_delivered >= next_round_delivered_) {
+    start_round(e);
+    if (e.min_rtt_sample >= 0) round_start_rttvar_ = e.rttvar;
+  }
 
   const RateSample& r = e.rate;
   if (r.app_limited) round_app_limited_ = true;
@@ -207,7 +215,8 @@ void Bbr::advance_cycle(const AckEvent& e) {
     mode_ = Mode::startup;
     full_bw_ = 0;
     full_bw_rounds_ = 0;
-    pacing_gain_ = cwnd_gain_ = kStartupGain;
+    pacing_gain_ = kStartupGain;
+    cwnd_gain_ = kStartupCwndGain;
     return;
   }
   if (next) {
@@ -254,6 +263,13 @@ void Bbr::set_rate_and_window() {
   if (p_.bandwidth_hint > 0) pacing_rate_ = std::min(pacing_rate_, p_.bandwidth_hint);
   pacing_rate_ = std::max<std::uint64_t>(pacing_rate_, p_.mtu);  // at least a segment a second
   std::uint64_t cwnd = bdp(cwnd_gain_);
+  if (mode_ == Mode::startup && min_rtt_ > 0) {
+    // The window follows the rate Startup paces at (its initial-window floor included), or the
+    // window, not the pacer, would hold back the first rounds of the search.
+    cwnd = std::max<std::uint64_t>(
+        cwnd, static_cast<std::uint64_t>(cwnd_gain_ * static_cast<double>(bw) *
+                                         static_cast<double>(min_rtt_ + kClockGrainMs) / 1000.0));
+  }
   cwnd = std::max<std::uint64_t>(cwnd, 4ull * p_.mtu);
   if (mode_ == Mode::startup || min_rtt_ < 0) {
     // Searching, or no RTT yet (a bandwidth hint gives a rate but no BDP): the initial window.

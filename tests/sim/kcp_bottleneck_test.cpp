@@ -32,7 +32,8 @@ kcp::Config config(kcp::Congestion cc, kcp::LossRecovery lr, std::uint32_t wnd) 
 //   * then the pipe runs at C / (those bytes per payload byte) less ProbeBW's one round in
 //     eight at 0.75 (1/32 of the time);
 //   * plus two RTTs of tail (the last loss found by RACK after rtt + rtt/4, then resent);
-//   * queue drops: only Startup overshoots, by at most (g - 1) BDP minus the queue it fills,
+//   * queue drops: only Startup overshoots, by at most (its in-flight cap - 1) BDP minus the
+//     queue it fills,
 //     plus 0.5 % of what was sent for probe cycles on a shallow queue.
 struct Bounds {
   double goodput;    // bytes/s, lower bound
@@ -50,7 +51,9 @@ Bounds derive(const PathSpec& p, const kcp::Config& c, std::uint64_t bytes) {
   const double header = static_cast<double>(c.mss()) / c.mtu;
   Bounds b;
   const double sent = static_cast<double>(bytes) / c.mss() / (1 - p.loss);
-  const double overshoot = std::max(0.0, (g - 1) * bdp - static_cast<double>(p.queue_bytes()));
+  // Startup's in-flight cap holds its queue to (kStartupCwndGain - 1) BDP.
+  const double g_cwnd = std::min(g, kcp::Bbr::kStartupCwndGain);
+  const double overshoot = std::max(0.0, (g_cwnd - 1) * bdp - static_cast<double>(p.queue_bytes()));
   b.drops = overshoot / c.mtu / sent + 0.005;
   const double per_payload = (1.0 / header) / (1 - p.loss) * (1 + p.loss) + 0.02;
   b.wire = per_payload + b.drops;
