@@ -14,12 +14,13 @@ per mapping (from /proc/PID/smaps, largest first), to see where the memory is (h
 each shared library).
 
 usage: bench/memory/bench_memory.py --bin-dir build/src/app [--streams 1000] [--out FILE]
-                                    [--smaps-dir DIR]
+                                    [--smaps-dir DIR] [--heap-walk]
 """
 import argparse
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -109,6 +110,8 @@ def main():
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--out")
     ap.add_argument("--smaps-dir", help="write per-mapping Rss/Anonymous for each state here")
+    ap.add_argument("--heap-walk", action="store_true",
+                    help="after close, print heap_walk.py's view of each daemon's heap")
     args = ap.parse_args()
     os.environ["PANIQ_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import resource
@@ -145,6 +148,11 @@ def main():
         time.sleep(10)
         rows["after close (10 s)"] = {n: smaps(p) for n, p in procs.items()}
         dump_mappings(args.smaps_dir, "after close", procs)
+        if args.heap_walk:
+            walker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heap_walk.py")
+            for daemon, pid in procs.items():
+                print(f"--- {daemon} heap after close ---", flush=True)
+                subprocess.run([sys.executable, walker, str(pid)], check=False, timeout=60)
         n = max(1, len(held))
     print(f"\n{'state':<22}" + "".join(f"{d + ' ' + k:>26}" for d in ("socks5d", "proxy-server")
                                       for k in ("Anonymous kB", "Rss kB")))
