@@ -159,7 +159,10 @@ void Bbr::start_round(const AckEvent& e) {
   prev_round_bw_ = last_round_bw_;
   last_round_bw_ = bw_rounds_[round_count_ % kBwRounds];
   round_min_rtt_ = -1;
-  round_in_probe_ = mode_ == Mode::probe_bw;
+  // Only cruising rounds (gain 1) measure the loss share: a probe's own queue and losses, or
+  // the drain after it, say nothing about the path's random loss (simulator, 20 Mbit/s 200 ms
+  // 5 %, mean of 6 seeds: 1.857 -> 1.883 MB/s).
+  round_in_probe_ = mode_ == Mode::probe_bw && kCycle[cycle_index_] == 1.0;
   ++round_count_;
   bw_rounds_[round_count_ % kBwRounds] = 0;
 }

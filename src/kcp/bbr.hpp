@@ -124,7 +124,7 @@ class Bbr final : public CongestionController {
   bool standing_ = false;            // ... and has lasted a whole min RTT
   // loss share of queue-free rounds
   std::uint64_t round_lost_ = 0, round_delivered_start_ = 0;
-  bool round_in_probe_ = false;  // the round in progress began in ProbeBW
+  bool round_in_probe_ = false;  // the round in progress began in ProbeBW, cruising (gain 1)
   bool round_app_limited_ = false;  // a sample of the round in progress was app-limited
   double loss_share_ = 0;
   // ProbeBW
