@@ -151,7 +151,8 @@ TEST(Bottleneck, TwoFlowsShareTheLink) {
 
 // Diagnostics, not tests (disabled: they print figures and assert nothing). Run them with
 //   build/tests/sim/sim_kcp --gtest_also_run_disabled_tests --gtest_filter='Bottleneck.DISABLED_*'
-// (PANIQ_SIM_BATCHED=1: packed output; PANIQ_SIM_TRACE=bps,rtt,loss[,jitter] for the trace).
+// (PANIQ_SIM_BATCHED=1: packed output, in Explore and Trace; PANIQ_SIM_SEEDS=N: Explore also
+// prints the mean over N seeds; PANIQ_SIM_TRACE=bps,rtt,loss[,jitter] for the trace).
 TEST(Bottleneck, DISABLED_ExploreTwoFlows) {
   for (std::uint32_t rtt : {20u, 200u}) {
     for (SimTime secs : {2, 6, 20}) {
@@ -189,7 +190,22 @@ TEST(Bottleneck, DISABLED_Explore) {
         p.jitter_ms = k.jitter;
         p.loss = loss;
         const std::uint64_t bytes = k.bps / 8 * 6;  // ~6 s at the link rate
+        // PANIQ_SIM_SEEDS=N: the mean over seeds 42..42+N-1 (one seed moves a case by a few %).
+        const char* seeds_env = std::getenv("PANIQ_SIM_SEEDS");
+        const int seeds = seeds_env ? std::max(1, std::atoi(seeds_env)) : 1;
         auto r = run_bottleneck(s, s, p, bytes, 1, 42, 120'000);
+        if (seeds > 1) {
+          double goodput = r.flows[0].goodput(), drops = r.drop_share(), wire = r.wire_per_payload();
+          for (int k = 1; k < seeds; ++k) {
+            const auto rk = run_bottleneck(s, s, p, bytes, 1, 42 + static_cast<std::uint64_t>(k), 120'000);
+            goodput += rk.flows[0].goodput();
+            drops += rk.drop_share();
+            wire += rk.wire_per_payload();
+          }
+          std::printf("%-9s loss %4.1f%% %-4s mean of %d seeds: goodput %6.3f MB/s drops %.2f%% wire %.3f\n",
+                      k.name, loss * 100, bbr ? "bbr" : "nc", seeds, goodput / seeds / 1e6,
+                      100 * drops / seeds, wire / seeds);
+        }
         std::printf("%-9s loss %4.1f%% %-4s goodput %6.2f MB/s (%.0f%% of rate) wire %.3f drops %.2f%% "
                     "rtx %llu fast %llu spur %llu t %llu ms %s\n",
                     k.name, loss * 100, bbr ? "bbr" : "nc", r.flows[0].goodput() / 1e6,
@@ -214,7 +230,8 @@ TEST(Bottleneck, DISABLED_Trace) {
   p.rate_bps = bps;
   p.rtt_ms = rtt;
   p.loss = loss;
-  const kcp::Config s = config(kcp::Congestion::bbr, kcp::LossRecovery::rack, 4096);
+  kcp::Config s = config(kcp::Congestion::bbr, kcp::LossRecovery::rack, 4096);
+  if (std::getenv("PANIQ_SIM_BATCHED")) s.output = kcp::OutputMode::batched;
   SimTime last = 0;
   RunOptions opt;
   if (const char* pre = std::getenv("PANIQ_SIM_PRELUDE")) opt.prelude_ms = std::strtoull(pre, nullptr, 10);
