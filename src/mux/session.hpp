@@ -127,9 +127,6 @@ class Session {
   std::size_t write_room() const;
   const Stats& stats() const { return stats_; }
   const Config& config() const { return cfg_; }
-  // Changes Config::stream_outbound_limit from now on (the transport below may size it to its
-  // sending rate). Frames already queued stay; a writer waits until its own are below half.
-  void set_stream_outbound_limit(std::uint32_t bytes) { cfg_.stream_outbound_limit = bytes; }
 
  private:
   struct Stream {

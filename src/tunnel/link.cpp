@@ -241,16 +241,6 @@ void Link::pump_rx(TimeMs now) {
 }
 
 void Link::pump_tx(TimeMs) {
-  // One stream's share of the multiplexer's queue follows the paced sending rate: 2 ms of it,
-  // 16..64 KiB (the configured value caps it). A new stream's first frames wait behind at most
-  // that much of a bulk stream's data: at 20 Mbit/s 16 KiB is 6.5 ms where 64 KiB was 26 ms.
-  // Unpaced (loopback, LAN) it stays at the configured value.
-  if (const std::uint32_t configured = cfg_.mux.stream_outbound_limit; configured != 0) {
-    const std::uint64_t rate = kcp_.congestion().pacing_rate();
-    std::uint64_t share = configured;
-    if (rate > 0) share = std::clamp<std::uint64_t>(rate * kStreamShareMs / 1000, kMinStreamShare, configured);
-    mux_.set_stream_outbound_limit(static_cast<std::uint32_t>(share));
-  }
   for (;;) {
     const ByteView pending = mux_.pending_output();
     if (pending.empty()) return;

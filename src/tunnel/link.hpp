@@ -270,10 +270,6 @@ class Link {
   // KCP's segment block caches grow to the window during a burst; they are given back once
   // the link has been quiet (nothing queued either way) for this long.
   static constexpr TimeMs kQuietTrimMs = 2000;
-  // A paced link gives one stream this much of the sending rate in the multiplexer's queue
-  // (pump_tx), at least kMinStreamShare bytes.
-  static constexpr std::uint64_t kStreamShareMs = 2;
-  static constexpr std::uint64_t kMinStreamShare = 16u << 10;
   TimeMs last_receive() const { return last_rx_; }  // last datagram KCP accepted (or creation)
   // When liveness would declare the link dead (nullopt: not waiting for an answer / disabled).
   std::optional<TimeMs> liveness_deadline() const;

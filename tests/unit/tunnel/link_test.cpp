@@ -575,34 +575,5 @@ TEST(Link, TransportReplayWindowLimitIsValidated) {
   EXPECT_NE(r.error().message.find("obfuscation.transport_replay_limit: 65537"), std::string::npos);
 }
 
-// A paced link gives one stream 2 ms of its sending rate in the multiplexer's queue, 16 KiB at
-// least and the configured 64 KiB at most; an unpaced one keeps the configured share.
-TEST(Link, StreamShareOfTheMuxQueueFollowsThePacingRate) {
-  const obf::Framer fr = test::framer(test::wire_obf_config());
-  SeededRng rng(3);
-  const Bytes big(256u << 10, 0x5a);
-  struct Case {
-    std::uint64_t hint;  // bytes/s; 0 = the reference's unpaced sender
-    std::uint32_t share;
-  };
-  for (const Case c : {Case{2'500'000, 16u << 10}, Case{25'000'000, 50'000}, Case{100'000'000, 64u << 10},
-                       Case{0, 64u << 10}}) {
-    LinkConfig cfg = test::link_config(mux::Role::Client);
-    if (c.hint > 0) {
-      cfg.kcp.congestion = kcp::Congestion::bbr;
-      cfg.kcp.loss_recovery = kcp::LossRecovery::rack;
-      cfg.kcp.bandwidth_hint = c.hint;
-    }
-    Link a(cfg, 5, fr, rng, 0);
-    const mux::StreamId id = *a.mux().open_stream(0);
-    a.flush(0);  // the share is set when the link moves mux output into KCP
-    EXPECT_EQ(a.mux().config().stream_outbound_limit, c.share) << "hint " << c.hint;
-    // A stream's queued frames (8-byte headers included) stay within its share.
-    const std::size_t took = *a.mux().write(id, big, 0);
-    EXPECT_GT(took, c.share - 2 * 1024u) << "hint " << c.hint;
-    EXPECT_LE(took, c.share) << "hint " << c.hint;
-  }
-}
-
 }  // namespace
 }  // namespace paniq::tunnel
