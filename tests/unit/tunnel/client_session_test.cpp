@@ -9,7 +9,7 @@
 namespace paniq::tunnel {
 namespace {
 
-constexpr WallTime kWall{1'700'000'000, 0};
+using test::kWall;
 
 struct Sent {
   TimeMs at;

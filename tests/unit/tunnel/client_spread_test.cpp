@@ -18,12 +18,19 @@
 namespace paniq::tunnel {
 namespace {
 
-constexpr WallTime kWall{1'700'000'000, 0};
+using test::kWall;
+using test::drain;
 
-std::vector<ClientEvent> drain(Client& c) {
-  std::vector<ClientEvent> out;
-  while (auto e = c.poll_event()) out.push_back(*e);
-  return out;
+// Sends what the client queued, moves `t` to its next deadline and runs it. False when the
+// client has no deadline or the next one is past 10 s (the tests' bound).
+bool advance_to_next_timeout(Client& c, TimeMs& t) {
+  c.consume_transmit(c.transmit().size());
+  const auto next = c.next_timeout();
+  if (!next) return false;
+  t = std::max(t, *next);
+  if (t >= 10'000u) return false;
+  c.handle_timeout(t);
+  return true;
 }
 
 Bytes response(std::uint32_t conv) {
@@ -194,12 +201,7 @@ TEST(ClientSpread, FailedHandshakeMovesWaitingOpensToAnotherServer) {
   std::vector<ClientEvent> closed;
   TimeMs t = 5;
   while (closed.empty()) {
-    c.consume_transmit(c.transmit().size());
-    const auto next = c.next_timeout();
-    ASSERT_TRUE(next);
-    t = std::max(t, *next);
-    ASSERT_LT(t, 10'000u);
-    c.handle_timeout(t);
+    ASSERT_TRUE(advance_to_next_timeout(c, t)) << "at " << t << " ms";
     s = sort_out(drain(c));
     ready.insert(s.ready.begin(), s.ready.end());
     EXPECT_TRUE(s.failed.empty());
@@ -232,12 +234,7 @@ TEST(ClientSpread, AllServersDownFailsTheWaitingOpens) {
   std::size_t closed = 0;
   TimeMs t = 0;
   while (failed.size() < 2) {
-    c.consume_transmit(c.transmit().size());
-    const auto next = c.next_timeout();
-    ASSERT_TRUE(next);
-    t = std::max(t, *next);
-    ASSERT_LT(t, 10'000u);
-    c.handle_timeout(t);
+    ASSERT_TRUE(advance_to_next_timeout(c, t)) << "at " << t << " ms";
     const Seen s = sort_out(drain(c));
     EXPECT_TRUE(s.ready.empty());
     failed.insert(s.failed.begin(), s.failed.end());

@@ -11,13 +11,8 @@
 namespace paniq::tunnel {
 namespace {
 
-constexpr WallTime kWall{1'700'000'000, 0};
-
-std::vector<ClientEvent> drain(Client& c) {
-  std::vector<ClientEvent> out;
-  while (auto e = c.poll_event()) out.push_back(*e);
-  return out;
-}
+using test::kWall;
+using test::drain;
 
 std::size_t count(const std::vector<ClientEvent>& es, ClientEventKind k) {
   std::size_t n = 0;

@@ -9,13 +9,16 @@
 namespace paniq::tunnel {
 namespace {
 
+// The outcome of `n` acquire() calls for `user`, in order.
+std::vector<bool> acquire_n(UserStreamLimits& l, const std::string& user, int n) {
+  std::vector<bool> got;
+  for (int i = 0; i < n; ++i) got.push_back(l.acquire(user));
+  return got;
+}
+
 TEST(UserStreamLimits, AcquireUpToTheCapThenRefuse) {
   UserStreamLimits l(3);
-  EXPECT_TRUE(l.acquire("alice"));
-  EXPECT_TRUE(l.acquire("alice"));
-  EXPECT_TRUE(l.acquire("alice"));
-  EXPECT_FALSE(l.acquire("alice"));
-  EXPECT_FALSE(l.acquire("alice"));
+  EXPECT_EQ(acquire_n(l, "alice", 5), (std::vector<bool>{true, true, true, false, false}));
   EXPECT_EQ(l.counts("alice").active, 3u);
   EXPECT_EQ(l.counts("alice").refused, 2u);
   EXPECT_EQ(l.refused_total(), 2u);
@@ -23,13 +26,9 @@ TEST(UserStreamLimits, AcquireUpToTheCapThenRefuse) {
 
 TEST(UserStreamLimits, UsersAreCountedApart) {
   UserStreamLimits l(2);
-  EXPECT_TRUE(l.acquire("alice"));
-  EXPECT_TRUE(l.acquire("alice"));
-  EXPECT_FALSE(l.acquire("alice"));
+  EXPECT_EQ(acquire_n(l, "alice", 3), (std::vector<bool>{true, true, false}));
   // Another user is served while alice is at her cap.
-  EXPECT_TRUE(l.acquire("bob"));
-  EXPECT_TRUE(l.acquire("bob"));
-  EXPECT_FALSE(l.acquire("bob"));
+  EXPECT_EQ(acquire_n(l, "bob", 3), (std::vector<bool>{true, true, false}));
   EXPECT_EQ(l.counts("alice").refused, 1u);
   EXPECT_EQ(l.counts("bob").refused, 1u);
   EXPECT_EQ(l.refused_total(), 2u);
@@ -38,13 +37,10 @@ TEST(UserStreamLimits, UsersAreCountedApart) {
 
 TEST(UserStreamLimits, ReleaseFreesASlot) {
   UserStreamLimits l(2);
-  ASSERT_TRUE(l.acquire("alice"));
-  ASSERT_TRUE(l.acquire("alice"));
-  ASSERT_FALSE(l.acquire("alice"));
+  ASSERT_EQ(acquire_n(l, "alice", 3), (std::vector<bool>{true, true, false}));
   l.release("alice");
   EXPECT_EQ(l.counts("alice").active, 1u);
-  EXPECT_TRUE(l.acquire("alice"));
-  EXPECT_FALSE(l.acquire("alice"));
+  EXPECT_EQ(acquire_n(l, "alice", 2), (std::vector<bool>{true, false}));
   EXPECT_EQ(l.counts("alice").refused, 2u);
 }
 

@@ -69,6 +69,16 @@ inline obf::Config preamble_obf_config() {
 
 inline obf::Framer framer(const obf::Config& c) { return std::move(*obf::Framer::create(c)); }
 
+// A fixed wall-clock time for handshakes in tests (its value only has to be plausible).
+inline constexpr WallTime kWall{1'700'000'000, 0};
+
+// Every event the client has queued, in order.
+inline std::vector<ClientEvent> drain(Client& c) {
+  std::vector<ClientEvent> out;
+  while (auto e = c.poll_event()) out.push_back(*e);
+  return out;
+}
+
 struct LinkOptions {
   std::uint32_t s4 = 1;
   bool padding = false;
