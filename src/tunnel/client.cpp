@@ -512,12 +512,6 @@ void Client::close(TimeMs now) {
   drain_all(now);
 }
 
-void Client::fail_current(std::error_code why, TimeMs now) {
-  if (!slots_[cur_].s) return;
-  slots_[cur_].s->close(why);
-  drain_all(now);
-}
-
 void Client::fail_session(SessionId id, std::error_code why, TimeMs now) {
   Slot* sl = slot_of(id);
   if (sl == nullptr || !live(*sl)) return;

@@ -333,11 +333,9 @@ class Client {
 
   // Closes every session (SessionClosed(closed); waiting opens fail).
   void close(TimeMs now);
-  // The current session's server cannot be reached (the shell saw ICMP port unreachable on
-  // an established session): the server is marked down (the next session goes to the next
-  // server) and the session ends with `why`.
-  void fail_current(std::error_code why, TimeMs now);
-  // The same for session `id` (any session in spread mode); ignored when it is not live.
+  // The server of session `id` cannot be reached (the shell saw ICMP port unreachable on an
+  // established session): the server is marked down (the next session goes to the next
+  // server) and the session ends with `why`. Ignored when the session is not live.
   void fail_session(SessionId id, std::error_code why, TimeMs now);
 
  private:
