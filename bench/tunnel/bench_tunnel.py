@@ -15,8 +15,9 @@ compression, no crypt, no FEC, windows 2048) -- it measures:
   peak RSS   VmHWM of the two tunnel processes at the end
 
 Prints one table and writes --out (JSON). Loopback only; every process stopped by PID.
---perf additionally records `perf record -g` of both daemons during one extra bulk run and writes
-`perf report` summaries next to the JSON.
+--perf additionally records `perf record -g` of both daemons (encrypted pair, then plain pair)
+during one extra bulk run each and writes `perf report` summaries (by object, then by symbol)
+next to the JSON.
 """
 import argparse
 import datetime
@@ -146,9 +147,13 @@ def perf_profile(h, procs, url, size, socks_port, out_prefix):
         out = f"{out_prefix}-perf-{p.name}.txt"
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, "w") as f:
-            subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                            "--percent-limit", "1", "-g", "none"], stdout=f,
-                           stderr=subprocess.DEVNULL, timeout=120)
+            # Where the time goes by object (kernel, libcrypto, libc, the daemon), then the
+            # symbols above 0.3 %.
+            for sort in (["--sort", "dso"], ["--percent-limit", "0.3"]):
+                subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                "-g", "none", *sort], stdout=f,
+                               stderr=subprocess.DEVNULL, timeout=120)
+                f.flush()
         written.append(out)
     return written
 
@@ -263,6 +268,9 @@ def main():
         server = h.start_proxy_server(plain, f"127.0.0.1:{port}", name="proxy-server-plain")
         client = h.start_socks5d(plain, name="socks5d-plain")
         results.append(measure("paniq-cpp plain", web, args, [client, server], client.port, socks=True))
+        if args.perf:  # the same profile of the plain pair, to compare object by object
+            perf_files += perf_profile(h, [client, server], f"http://127.0.0.1:{web.port4}/big.bin",
+                                       args.size_mib * MIB, client.port, os.path.splitext(args.out)[0])
         client.stop()
         server.stop()
         if not args.no_kcptun and shutil.which("kcptun-client") and shutil.which("kcptun-server"):

@@ -307,6 +307,7 @@ void Engine::process_segment(const SegmentView& seg, bool& flag, std::uint32_t& 
 
 void Engine::update_ack(std::int32_t rtt) {
   const std::int64_t r = rtt;
+  rtt_known_ = true;
   if (rx_srtt_ == 0) {
     rx_srtt_ = r;
     rx_rttval_ = r / 2;

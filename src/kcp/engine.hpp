@@ -254,6 +254,7 @@ class Engine {
   std::int32_t state_ = 0;
   std::uint32_t snd_una_, snd_nxt_, rcv_nxt_;
   std::int64_t rx_rttval_ = 0, rx_srtt_ = 0;   // 64-bit: hostile ts cannot overflow them
+  bool rtt_known_ = false;                     // update_ack() has taken a sample (srtt may be 0)
   std::uint32_t rx_rto_ = detail::kRtoDefault, rx_minrto_;
   std::uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_ = detail::kInitialRmtWnd, probe_ = 0;
   std::uint32_t current_ = 0, interval_, ts_flush_;

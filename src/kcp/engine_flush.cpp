@@ -61,12 +61,15 @@ void Engine::flush_body() {
   seg.una = rcv_nxt_;
   // A paced engine that is only receiving holds its ACKs for up to ack_hold_ms() (srtt/32,
   // 1..8 ms) or until kAckHoldCount are waiting: one ACK datagram per hold instead of one per
-  // data datagram, a fraction of the reverse traffic, at a cost of at most 3 % of the RTT.
+  // data datagram, a fraction of the reverse traffic, at a cost of at most 3 % of the RTT. On
+  // a LAN or loopback (srtt under 3 ms) the count is what ends a hold during a transfer (16
+  // datagrams arrive in microseconds there); without it the receiver answers every wake-up
+  // with an ACK datagram, and each costs both ends a system call. Not before the first RTT
+  // sample: the sender's first sample should be the path's.
   bool hold = false;
   if (cfg_.paced_sender() && !acklist_.empty()) {
     const bool sending = nsnd_que_ > 0 || lost_pending_ > 0 || probe_ != 0;
-    // Not on a LAN or loopback (srtt under 3 ms or unknown): there 1 ms is many round trips.
-    hold = !sending && rx_srtt_ >= 3 && acklist_.size() < detail::kAckHoldCount &&
+    hold = !sending && rtt_known_ && acklist_.size() < detail::kAckHoldCount &&
            time_diff(current_, ack_hold_ts_) < static_cast<std::int32_t>(ack_hold_ms());
   }
   if (!hold) {

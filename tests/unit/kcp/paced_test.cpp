@@ -191,5 +191,49 @@ TEST(Paced, ReceiverHoldsItsAcks) {
   EXPECT_EQ(take(b).size(), 16u);
 }
 
+// On a LAN or loopback (srtt under 3 ms) the hold is what keeps a transfer from costing one
+// ACK datagram per wake-up: a few ACKs wait up to 1 ms, sixteen go at once. Before its first
+// RTT sample a receiver holds nothing.
+TEST(Paced, LanReceiverHoldsAcksByCount) {
+  Engine a(paced()), b(paced());
+  Clock32 t = 1000;
+  // No sample yet: the first data is acknowledged at once.
+  const Bytes first(2 * a.mss(), 0x33);
+  ASSERT_EQ(*a.send(first), first.size());
+  a.flush(t);
+  feed(b, take(a), t);
+  b.flush(t);
+  EXPECT_EQ(take(b).size(), 2u) << "nothing held before the first RTT sample";
+  // b learns a 1 ms RTT from its own request.
+  const std::uint8_t hello[100] = {};
+  ASSERT_EQ(*b.send(ByteView(hello, sizeof hello)), sizeof hello);
+  b.flush(t);
+  feed(a, take(b), t);
+  a.flush(t + 1);
+  feed(b, take(a), t + 1);
+  ASSERT_LT(b.rx_srtt(), 3);
+  ASSERT_EQ(b.ack_hold_ms(), 1u);
+  std::uint8_t sink[4096];
+  while (*b.recv(sink) > 0) {
+  }
+  t += 2;
+  const Bytes few(3 * a.mss(), 0x44);
+  ASSERT_EQ(*a.send(few), few.size());
+  a.flush(t);
+  feed(b, take(a), t);
+  b.update(t);
+  b.flush(t);
+  EXPECT_TRUE(take(b).empty()) << "three ACKs held on a 1 ms path";
+  EXPECT_EQ(time_diff(b.check(t), t), 1) << "for 1 ms at most";
+  tick(b, t + 1);
+  EXPECT_EQ(take(b).size(), 3u);
+  const Bytes many(16 * a.mss(), 0x55);
+  ASSERT_EQ(*a.send(many), many.size());
+  a.flush(t + 2);
+  feed(b, take(a), t + 2);
+  b.flush(t + 2);
+  EXPECT_EQ(take(b).size(), 16u) << "sixteen waiting ACKs are not held";
+}
+
 }  // namespace
 }  // namespace paniq::kcp
