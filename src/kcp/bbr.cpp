@@ -75,6 +75,7 @@ void Bbr::update_min_rtt(Clock32 now, std::int32_t rtt) {
 void Bbr::on_ack(const AckEvent& e) {
   inflight_ = e.inflight_bytes;
   if (e.min_rtt_sample >= 0) {
+    last_rtt_ = e.min_rtt_sample;
     update_min_rtt(e.now, e.min_rtt_sample);
     if (round_min_rtt_ < 0 || e.min_rtt_sample < round_min_rtt_) round_min_rtt_ = e.min_rtt_sample;
   }
@@ -193,7 +194,16 @@ void Bbr::advance_cycle(const AckEvent& e) {
   if (gain > 1) {
     next = elapsed && (cycle_lost_ || inflight_ >= bdp(gain));
   } else if (gain < 1) {
-    next = elapsed || inflight_ <= bdp(1.0);
+    // Until the queue the probe built is gone: in flight no more than one BDP, or after one
+    // min RTT an RTT sample without a queue (with random loss, segments lost but not yet
+    // declared lost keep the in-flight count above the BDP). One min RTT at 0.75 drains only
+    // a quarter of a BDP, and a queue left over stays for good: cruising paces at the
+    // measured rate (the noise of 1 ms timestamps biases the max filter up a little) and the
+    // in-flight cap lets the queue grow to a whole BDP. kDrainRounds bounds the phase.
+    const bool queue_gone = last_rtt_ >= 0 && min_rtt_ >= 0 &&
+                            last_rtt_ <= rtt_floor() + queue_threshold(min_rtt_);
+    next = inflight_ <= bdp(1.0) || (elapsed && queue_gone) ||
+           time_diff(e.now, cycle_start_) > kDrainRounds * std::max<std::int32_t>(min_rtt_, 1);
   }
   // A queue that stands while we are not probing: together the flows on this path send more
   // than it carries. Every flow lowers its estimate to 90 % of what it delivers now and drains

@@ -79,6 +79,43 @@ TEST(Bbr, StartupDoublesThenDrainsThenCruisesAtTheMeasuredRate) {
   EXPECT_EQ(f.bbr.inflight_limit(), 2ull * 2'500'000 * 102 / 1000);
 }
 
+// ProbeBW's 0.75 phase lasts until the probe's queue is gone (in flight down to one BDP, or an
+// RTT sample at the floor once a min RTT has passed), at most four min RTTs; the reference
+// BBR rule (one min RTT) left a standing queue behind.
+TEST(Bbr, DrainPhaseLastsUntilTheProbesQueueIsGone) {
+  Feed f(params());
+  const std::uint64_t bw = 2'500'000, bdp = bw * 102 / 1000;
+  const auto probe = static_cast<std::uint64_t>(1.25 * bw), drain = static_cast<std::uint64_t>(0.75 * bw);
+  std::uint64_t rate = 1'000'000;
+  for (int i = 0; i < 12 && f.bbr.mode() == Bbr::Mode::startup; ++i) {
+    rate = std::min<std::uint64_t>(rate * 2, bw);
+    f.round(rate, 100, 0, false, 2 * rate / 10);
+  }
+  for (int i = 0; i < 3 && f.bbr.mode() != Bbr::Mode::probe_bw; ++i) f.round(bw, 100, 0, false, bdp);
+  ASSERT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw);
+  auto to_drain = [&] {
+    for (int i = 0; i < 12 && f.bbr.pacing_rate() != probe; ++i) f.round(bw, 100, 0, false, bdp);
+    ASSERT_EQ(f.bbr.pacing_rate(), probe) << "the 1.25 probe";
+    for (int i = 0; i < 3 && f.bbr.pacing_rate() == probe; ++i) f.round(bw, 100, 0, false, bdp * 5 / 4 + 1);
+    ASSERT_EQ(f.bbr.pacing_rate(), drain) << "then 0.75";
+  };
+  to_drain();
+  // A min RTT later the queue still shows (RTT 150 ms, 1.5 BDP in flight): still draining.
+  f.round(bw, 150, 0, false, bdp * 3 / 2);
+  EXPECT_EQ(f.bbr.pacing_rate(), drain);
+  // The RTT is back at the floor while in flight stays above a BDP (losses not yet declared):
+  // the queue is gone, cruise.
+  f.round(bw, 100, 0, false, bdp * 3 / 2);
+  EXPECT_EQ(f.bbr.pacing_rate(), bw);
+  // A queue that does not go away: the phase ends after four min RTTs all the same.
+  to_drain();
+  f.round(bw, 150, 0, false, bdp * 3 / 2);
+  f.round(bw, 150, 0, false, bdp * 3 / 2);
+  EXPECT_EQ(f.bbr.pacing_rate(), drain) << "300 ms";
+  f.round(bw, 150, 0, false, bdp * 3 / 2);
+  EXPECT_EQ(f.bbr.pacing_rate(), bw) << "450 ms > 4 min RTTs";
+}
+
 TEST(Bbr, ApplicationLimitedRoundsNeverEndStartup) {
   Feed f(params());
   for (int i = 0; i < 20; ++i) f.round(20'000, 200, 0, /*app_limited=*/true);
