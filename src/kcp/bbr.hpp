@@ -14,8 +14,8 @@
 //     not a queue). Checked on every
 //     ACK, not once a round: on a shallow buffer the round in which the rate crossed the
 //     bottleneck already overflows it;
-//     Drain empties the queue it built; ProbeBW cycles 1.25, 0.75 (until the probe's queue is
-//     gone, at most 4 min RTTs), then six rounds at 1;
+//     Drain empties the queue it built; ProbeBW cycles 1.25, 0.75 (on a clean path until the
+//     probe's queue is gone, at most 4 min RTTs), then six rounds at 1;
 //   * random loss is not congestion: the estimate is divided by (1 - p), p being the loss share
 //     of rounds whose smallest RTT shows no queue (capped at kMaxLossCompensation, so a policer
 //     is overshot by at most 1/(1 - cap)); losses while a queue stands do not count.
@@ -67,9 +67,10 @@ class Bbr final : public CongestionController {
   // burst taken for a queue): search again.
   static constexpr double kRestartGrowth = 1.2;
   static constexpr std::array<double, 8> kCycle = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
-  // The 0.75 phase lasts until in flight is down to one BDP, at most this many min RTTs
-  // (draining a whole BDP of queue at 0.75 takes four).
+  // On a clean path (loss share under kCleanPathLoss) the 0.75 phase lasts until the probe's
+  // queue is gone, at most this many min RTTs (draining a whole BDP at 0.75 takes four).
   static constexpr std::int32_t kDrainRounds = 4;
+  static constexpr double kCleanPathLoss = 0.01;
 
   explicit Bbr(const BbrParams& p);
 

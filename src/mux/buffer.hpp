@@ -81,6 +81,7 @@ class RingQueue {
     ++size_;
   }
   T& front() { return buf_[head_]; }
+  const T& front() const { return buf_[head_]; }
   T pop() {
     T v = buf_[head_];
     head_ = (head_ + 1) & (buf_.size() - 1);

@@ -37,6 +37,12 @@ struct Config {
   // bulk stream leaves room ahead of it: a new stream's first frames wait behind at most this
   // much of the bulk stream's data, not the whole buffer (at 20 Mbit/s, 26 ms instead of 105).
   std::uint32_t stream_outbound_limit = 64u << 10;
+  // A stream's SYN and first this many payload bytes (and its FIN while still within them) go
+  // out ahead of the frames other streams already queued, at frame boundaries: a new request's
+  // first bytes, or a small reply, then wait behind at most one frame of a bulk stream, not
+  // behind its share of the buffer. Frames of one stream never overtake each other. 0 = one
+  // first-in-first-out queue.
+  std::uint32_t priority_bytes = 16384;
   // Our half-close extension (docs/architecture.md): false = async_smux semantics (FIN closes
   // both directions); true = FIN only ends the sender's direction. Both peers need it on.
   bool half_close = false;

@@ -33,6 +33,7 @@ const Config& checked(const Config& c) {
 Session::Session(const Config& config, TimeMs now)
     : cfg_(checked(config)),
       out_(cfg_.outbound_limit + 4096),
+      prio_(cfg_.outbound_limit + 4096),
       next_id_(cfg_.role == Role::Client ? 3 : 2),
       now_(now),
       last_tx_(now),
@@ -59,12 +60,13 @@ void Session::emit(EventKind kind, StreamId id, std::error_code error) {
   events_.push(Event{kind, id, error});
 }
 
-void Session::push_frame(Cmd cmd, StreamId id, ByteView payload) {
-  std::uint8_t* p = out_.extend(kHeaderSize + payload.size());
+void Session::push_frame(Cmd cmd, StreamId id, ByteView payload, bool priority) {
+  OutQueue& q = priority && cfg_.priority_bytes != 0 ? prio_ : out_;
+  std::uint8_t* p = q.bytes.extend(kHeaderSize + payload.size());
   encode_header(p, {cmd, static_cast<std::uint16_t>(payload.size()), id});
   if (!payload.empty()) std::copy(payload.begin(), payload.end(), p + kHeaderSize);
-  marks_.push(FrameMark{cmd == Cmd::Psh ? id : 0,
-                        static_cast<std::uint32_t>(kHeaderSize + payload.size())});
+  q.marks.push(FrameMark{cmd == Cmd::Psh ? id : 0,
+                         static_cast<std::uint32_t>(kHeaderSize + payload.size())});
   ++stats_.frames_out;
   last_tx_ = now_;
   if (cmd != Cmd::Nop) {
@@ -81,7 +83,7 @@ bool Session::fin_needed(const Stream& s) const {
 }
 
 void Session::send_fin(Stream& s, StreamId id) {
-  push_frame(Cmd::Fin, id);
+  push_frame(Cmd::Fin, id, {}, young(s));
   s.fin_sent = true;
 }
 
@@ -147,12 +149,12 @@ Result<StreamId> Session::open_stream(TimeMs now) {
   const auto id = static_cast<StreamId>(next_id_);
   next_id_ += 2;
   add_stream(id);
-  push_frame(Cmd::Syn, id);
+  push_frame(Cmd::Syn, id, {}, true);
   return id;
 }
 
 std::size_t Session::write_room() const {
-  const std::size_t used = out_.size();
+  const std::size_t used = out_size();
   if (used + kHeaderSize >= cfg_.outbound_limit) return 0;
   return cfg_.outbound_limit - used - kHeaderSize;
 }
@@ -172,8 +174,13 @@ Result<std::size_t> Session::write(StreamId id, ByteView data, TimeMs now) {
       room = s->queued + kHeaderSize >= cap ? 0 : std::min(room, cap - s->queued - kHeaderSize);
     }
     if (room == 0) break;
-    const std::size_t n = std::min({data.size() - done, std::size_t{cfg_.max_frame_size}, room});
-    push_frame(Cmd::Psh, id, data.subspan(done, n));
+    std::size_t n = std::min({data.size() - done, std::size_t{cfg_.max_frame_size}, room});
+    const bool prio = young(*s);
+    if (prio) {
+      n = std::min<std::size_t>(n, cfg_.priority_bytes - s->sent);  // the rest goes in order
+      s->sent += static_cast<std::uint32_t>(n);
+    }
+    push_frame(Cmd::Psh, id, data.subspan(done, n), prio);
     s->queued += static_cast<std::uint32_t>(kHeaderSize + n);
     stats_.payload_out += n;
     done += n;
@@ -233,20 +240,38 @@ void Session::close(StreamId id, TimeMs now) {
   if (blocked_) maybe_resume();
 }
 
+// Which queue pending_output() serves: one that started a frame finishes it; otherwise the
+// priority queue while it holds anything.
+bool Session::serve_priority() const {
+  if (prio_.mid) return true;
+  if (out_.mid) return false;
+  return prio_.bytes.size() > 0;
+}
+
+ByteView Session::pending_output() const {
+  if (serve_priority()) return prio_.bytes.view();
+  const ByteView v = out_.bytes.view();
+  // Priority frames wait for the end of the frame in progress, not for the whole queue.
+  if (prio_.bytes.size() > 0 && !out_.marks.empty()) return v.first(out_.marks.front().bytes);
+  return v;
+}
+
 void Session::consume_output(std::size_t n) {
-  n = std::min(n, out_.size());
-  out_.consume(n);
-  while (n > 0 && !marks_.empty()) {
-    FrameMark& m = marks_.front();
+  OutQueue& q = serve_priority() ? prio_ : out_;
+  n = std::min(n, q.bytes.size());
+  q.bytes.consume(n);
+  while (n > 0 && !q.marks.empty()) {
+    FrameMark& m = q.marks.front();
     const std::uint32_t take = static_cast<std::uint32_t>(std::min<std::size_t>(n, m.bytes));
     m.bytes -= take;
     n -= take;
     if (m.id != 0) {
       if (Stream* s = find(m.id)) s->queued -= take;
     }
-    if (m.bytes == 0) (void)marks_.pop();
+    q.mid = m.bytes != 0;
+    if (m.bytes == 0) (void)q.marks.pop();
   }
-  if (writers_.empty() || out_.size() > cfg_.outbound_limit / 2) return;
+  if (writers_.empty() || out_size() > cfg_.outbound_limit / 2) return;
   // Wake the writers whose own frames are down to half their share; the others keep waiting.
   const std::uint32_t half = cfg_.stream_outbound_limit / 2;
   for (std::size_t i = writers_.size(); i > 0; --i) {
@@ -262,11 +287,16 @@ void Session::consume_output(std::size_t n) {
 }
 
 std::size_t Session::poll_output(MutByteView out) {
-  const ByteView pending = out_.view();
-  const std::size_t n = std::min(out.size(), pending.size());
-  std::copy_n(pending.begin(), n, out.begin());
-  consume_output(n);
-  return n;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ByteView pending = pending_output();
+    const std::size_t n = std::min(out.size() - done, pending.size());
+    if (n == 0) break;
+    std::copy_n(pending.begin(), n, out.begin() + static_cast<std::ptrdiff_t>(done));
+    consume_output(n);
+    done += n;
+  }
+  return done;
 }
 
 std::optional<Event> Session::poll_event() {
@@ -297,7 +327,7 @@ void Session::handle_timeout(TimeMs now) {
   if (failed()) return;
   if (blocked_ && elapsed(now_, stall_since_) >= cfg_.recv_stall_timeout_ms) on_stall_timeout();
   if (cfg_.keepalive_interval_ms != 0 && elapsed(now_, last_tx_) >= cfg_.keepalive_interval_ms) {
-    if (out_.size() == 0) {
+    if (out_size() == 0) {
       push_frame(Cmd::Nop, 0);
     } else {
       last_tx_ = now_;  // frames are still waiting to be sent: they are the keepalive

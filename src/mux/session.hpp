@@ -12,6 +12,11 @@
 // * outbound frames: write() accepts only what fits under Config::outbound_limit; FINs answering
 //   the peer are queued only below it; a NOP only into an empty buffer; SYN/FIN caused by
 //   open_stream/shutdown_write/close are always queued (8 bytes each).
+// * outbound order: two queues. A stream's SYN, its first Config::priority_bytes of payload,
+//   and FINs of such young streams or answering unknown ids go to the priority queue, served
+//   first whenever the other queue is at a frame boundary; everything else is first in, first
+//   out. A stream's frames keep their order (its priority frames are all queued before its
+//   others, and a queue that started a frame finishes it before the other is served).
 #pragma once
 
 #include <array>
@@ -104,7 +109,8 @@ class Session {
   // --- what the caller must do next ---
 
   // Encoded frames for the transport, oldest first. Hand a prefix to KCP, then consume it.
-  ByteView pending_output() const { return out_.view(); }
+  // The view ends at a frame boundary when the other queue has frames waiting to go first.
+  ByteView pending_output() const;
   void consume_output(std::size_t n);
   // Copying variant: moves up to out.size() bytes into `out`; returns how many.
   std::size_t poll_output(MutByteView out);
@@ -141,6 +147,7 @@ class Session {
     bool closed_reported = false;
     Errc error{};               // reset reason
     std::uint32_t queued = 0;   // bytes of its PSH frames still in the outbound buffer
+    std::uint32_t sent = 0;     // payload bytes written, counted up to priority_bytes
   };
   // One frame in the outbound buffer (bytes not yet consumed), for per-stream accounting.
   struct FrameMark {
@@ -148,6 +155,13 @@ class Session {
     std::uint32_t bytes;
   };
   enum class StallReason : std::uint8_t { Stream, Budget };
+  // One outbound queue: encoded frames and their marks; `mid` once a frame is partly consumed.
+  struct OutQueue {
+    explicit OutQueue(std::size_t reserve) : bytes(reserve) {}
+    OutBuffer bytes;
+    RingQueue<FrameMark> marks;  // the frames in `bytes`, oldest first
+    bool mid = false;
+  };
 
   // Ids we sent FIN for (or refused) whose late PSH frames are dropped without another FIN.
   class RecentFins {
@@ -167,7 +181,10 @@ class Session {
   const Stream* find(StreamId id) const;
   Stream& add_stream(StreamId id);
   void emit(EventKind kind, StreamId id, std::error_code error = {});
-  void push_frame(Cmd cmd, StreamId id, ByteView payload = {});
+  void push_frame(Cmd cmd, StreamId id, ByteView payload = {}, bool priority = false);
+  bool young(const Stream& s) const { return s.sent < cfg_.priority_bytes; }
+  bool serve_priority() const;
+  std::size_t out_size() const { return out_.bytes.size() + prio_.bytes.size(); }
   void touch(TimeMs now);
   bool fin_needed(const Stream& s) const;
   void send_fin(Stream& s, StreamId id);
@@ -193,10 +210,10 @@ class Session {
   ChunkPool pool_;
   std::unordered_map<StreamId, Stream> streams_;
   FrameDecoder decoder_;
-  OutBuffer out_;
+  OutQueue out_;   // first in, first out
+  OutQueue prio_;  // young streams' frames, served first at frame boundaries
   RingQueue<Event> events_;
   RingQueue<StreamId> writers_;  // streams waiting for Writable, in the order they blocked
-  RingQueue<FrameMark> marks_;   // the frames in out_, oldest first
   RecentFins recent_fins_;
   Stats stats_;
   std::size_t recv_total_ = 0;

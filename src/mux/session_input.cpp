@@ -160,11 +160,11 @@ void Session::on_syn(StreamId id) {
 // it by sending SYNs. Returns whether the FIN was queued.
 bool Session::refuse(StreamId id) {
   ++stats_.syn_refused;
-  if (out_.size() >= cfg_.outbound_limit) {
+  if (out_size() >= cfg_.outbound_limit) {
     ++stats_.answers_dropped;
     return false;
   }
-  push_frame(Cmd::Fin, id);
+  push_frame(Cmd::Fin, id, {}, true);
   recent_fins_.remember(id);  // the data that follows the SYN is dropped without more FINs
   return true;
 }
@@ -197,11 +197,11 @@ void Session::on_psh(StreamId id) {
     return;
   }
   if (recent_fins_.contains(id)) return;
-  if (out_.size() >= cfg_.outbound_limit) {
+  if (out_size() >= cfg_.outbound_limit) {
     ++stats_.answers_dropped;
     return;
   }
-  push_frame(Cmd::Fin, id);
+  push_frame(Cmd::Fin, id, {}, true);
   recent_fins_.remember(id);
   ++stats_.fin_answers;
 }

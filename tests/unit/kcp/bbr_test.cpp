@@ -79,9 +79,9 @@ TEST(Bbr, StartupDoublesThenDrainsThenCruisesAtTheMeasuredRate) {
   EXPECT_EQ(f.bbr.inflight_limit(), 2ull * 2'500'000 * 102 / 1000);
 }
 
-// ProbeBW's 0.75 phase lasts until the probe's queue is gone (in flight down to one BDP, or an
-// RTT sample at the floor once a min RTT has passed), at most four min RTTs; the reference
-// BBR rule (one min RTT) left a standing queue behind.
+// On a clean path ProbeBW's 0.75 phase lasts until the probe's queue is gone (in flight down to
+// one BDP, or an RTT sample at the floor once a min RTT has passed), at most four min RTTs; the
+// reference BBR rule (one min RTT) left a standing queue behind. A lossy path keeps that rule.
 TEST(Bbr, DrainPhaseLastsUntilTheProbesQueueIsGone) {
   Feed f(params());
   const std::uint64_t bw = 2'500'000, bdp = bw * 102 / 1000;
@@ -93,11 +93,13 @@ TEST(Bbr, DrainPhaseLastsUntilTheProbesQueueIsGone) {
   }
   for (int i = 0; i < 3 && f.bbr.mode() != Bbr::Mode::probe_bw; ++i) f.round(bw, 100, 0, false, bdp);
   ASSERT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw);
-  auto to_drain = [&] {
-    for (int i = 0; i < 12 && f.bbr.pacing_rate() != probe; ++i) f.round(bw, 100, 0, false, bdp);
-    ASSERT_EQ(f.bbr.pacing_rate(), probe) << "the 1.25 probe";
-    for (int i = 0; i < 3 && f.bbr.pacing_rate() == probe; ++i) f.round(bw, 100, 0, false, bdp * 5 / 4 + 1);
-    ASSERT_EQ(f.bbr.pacing_rate(), drain) << "then 0.75";
+  auto to_drain = [&](std::uint64_t lost = 0) {
+    for (int i = 0; i < 12 && f.bbr.pacing_rate() < probe; ++i) f.round(bw, 100, lost, false, bdp);
+    ASSERT_GT(f.bbr.pacing_rate(), f.bbr.bandwidth()) << "the 1.25 probe";
+    for (int i = 0; i < 3 && f.bbr.pacing_rate() > f.bbr.bandwidth(); ++i) {
+      f.round(bw, 100, lost, false, 2 * bdp);
+    }
+    ASSERT_LT(f.bbr.pacing_rate(), f.bbr.bandwidth()) << "then 0.75";
   };
   to_drain();
   // A min RTT later the queue still shows (RTT 150 ms, 1.5 BDP in flight): still draining.
@@ -114,6 +116,12 @@ TEST(Bbr, DrainPhaseLastsUntilTheProbesQueueIsGone) {
   EXPECT_EQ(f.bbr.pacing_rate(), drain) << "300 ms";
   f.round(bw, 150, 0, false, bdp * 3 / 2);
   EXPECT_EQ(f.bbr.pacing_rate(), bw) << "450 ms > 4 min RTTs";
+  // 5 % random loss: one min RTT, queue or not.
+  for (int i = 0; i < 30; ++i) f.round(bw, 100, bw / 10 / 20, false, bdp);
+  ASSERT_GE(f.bbr.loss_share(), Bbr::kCleanPathLoss);
+  to_drain(bw / 10 / 20);
+  f.round(bw, 150, bw / 10 / 20, false, bdp * 3 / 2);
+  EXPECT_EQ(f.bbr.pacing_rate(), f.bbr.bandwidth()) << "lossy path: the reference rule";
 }
 
 TEST(Bbr, ApplicationLimitedRoundsNeverEndStartup) {

@@ -40,10 +40,26 @@ inline std::vector<Frame> decode_all(ByteView bytes) {
   return frames;
 }
 
-// Everything the session has queued for the transport, consumed.
+// Everything the session has queued for the transport, consumed (in the order a transport
+// taking all of pending_output() each time would send it).
 inline std::vector<Frame> take_frames(Session& s) {
-  Bytes out(s.pending_output().begin(), s.pending_output().end());
-  s.consume_output(out.size());
+  Bytes out;
+  for (int i = 0; i < 1000000 && !s.pending_output().empty(); ++i) {
+    const ByteView v = s.pending_output();
+    out.insert(out.end(), v.begin(), v.end());
+    s.consume_output(v.size());
+  }
+  return decode_all(out);
+}
+
+// The same, taken `chunk` bytes at a time (a transport whose queue fills mid-frame).
+inline std::vector<Frame> take_frames_in_chunks(Session& s, std::size_t chunk) {
+  Bytes out;
+  for (int i = 0; i < 1000000 && !s.pending_output().empty(); ++i) {
+    const ByteView v = s.pending_output().first(std::min(chunk, s.pending_output().size()));
+    out.insert(out.end(), v.begin(), v.end());
+    s.consume_output(v.size());
+  }
   return decode_all(out);
 }
 

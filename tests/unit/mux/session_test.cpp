@@ -377,6 +377,106 @@ TEST(Session, UnknownIdsAreReportedToTheCaller) {
   EXPECT_TRUE(take_frames(s).empty());
 }
 
+// --- outbound order: young streams' frames go ahead of older streams' queued frames ---
+
+// The stream ids and commands of `frames`, PSH frames merged per run of one stream.
+std::vector<std::pair<Cmd, StreamId>> order_of(const std::vector<test::Frame>& frames) {
+  std::vector<std::pair<Cmd, StreamId>> v;
+  for (const auto& f : frames) {
+    const std::pair<Cmd, StreamId> k{f.header.cmd, f.header.stream_id};
+    if (k.first == Cmd::Psh && !v.empty() && v.back() == k) continue;
+    v.push_back(k);
+  }
+  return v;
+}
+
+TEST(Session, AYoungStreamGoesAheadOfABulkStreamAtTheNextFrameBoundary) {
+  Config c = client_cfg();
+  c.stream_outbound_limit = 0;
+  Session s(c, 0);
+  const StreamId bulk = s.open_stream(0).value();
+  Bytes data(c.priority_bytes + 3 * c.max_frame_size);
+  SeededRng(2).fill(data);
+  ASSERT_EQ(s.write(bulk, data, 0).value(), data.size());
+  // Its SYN and first priority_bytes (one frame) go first; three older frames follow.
+  EXPECT_EQ(s.pending_output().size(), kHeaderSize + kHeaderSize + c.priority_bytes);
+  s.consume_output(s.pending_output().size());
+  EXPECT_EQ(s.pending_output().size(), 3 * (kHeaderSize + c.max_frame_size));
+  // The transport takes 100 bytes of the first old frame; then a new stream writes a reply.
+  s.consume_output(100);
+  const StreamId fresh = s.open_stream(0).value();
+  const Bytes reply = text("HTTP/1.1 200 OK\r\n\r\nsmall");
+  ASSERT_EQ(s.write(fresh, reply, 0).value(), reply.size());
+  EXPECT_EQ(s.pending_output().size(), kHeaderSize + c.max_frame_size - 100)
+      << "only the rest of the frame in progress";
+  s.consume_output(s.pending_output().size());
+  const auto rest = test::take_frames_in_chunks(s, 777);
+  const std::vector<std::pair<Cmd, StreamId>> want = {
+      {Cmd::Syn, fresh}, {Cmd::Psh, fresh}, {Cmd::Psh, bulk}};
+  EXPECT_EQ(order_of(rest), want);
+  ASSERT_EQ(rest.size(), 4u);
+  EXPECT_EQ(rest[1].payload, reply);
+}
+
+TEST(Session, AStreamCrossingThePriorityLimitKeepsItsOrderAndItsFinComesLast) {
+  for (const std::uint32_t prio : {0u, 1000u}) {
+    Config c = client_cfg();
+    c.max_frame_size = 600;
+    c.priority_bytes = prio;
+    c.stream_outbound_limit = 0;
+    Pair p(false, c);
+    // An older stream (its first priority_bytes already sent) with frames queued.
+    const Bytes warm(prio, 0x5a);
+    if (prio > 0) {
+      ASSERT_EQ(p.client.write(p.id, warm, 0).value(), warm.size());
+      p.pump();
+      ASSERT_EQ(test::read_available(p.server, p.id), warm);
+    }
+    Bytes old_data(3000);
+    SeededRng(3).fill(old_data);
+    ASSERT_EQ(p.client.write(p.id, old_data, 0).value(), old_data.size());
+    const StreamId fresh = p.client.open_stream(0).value();
+    Bytes data(2500);
+    SeededRng(4).fill(data);
+    ASSERT_EQ(p.client.write(fresh, data, 0).value(), data.size());
+    ASSERT_TRUE(p.client.shutdown_write(fresh, 0));
+    // Taken in odd-sized pieces, so frames are split wherever a piece ends.
+    Bytes wire;
+    for (int i = 0; i < 10000 && !p.client.pending_output().empty(); ++i) {
+      const ByteView v = p.client.pending_output();
+      const std::size_t n = std::min<std::size_t>(v.size(), 37 + i % 500);
+      wire.insert(wire.end(), v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+      p.client.consume_output(n);
+    }
+    const auto frames = test::decode_all(wire);
+    Bytes fresh_payload;
+    std::size_t first_old = frames.size(), fin_at = frames.size(), fresh_syn = frames.size();
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const auto& f = frames[i];
+      if (f.header.stream_id == p.id && first_old == frames.size()) first_old = i;
+      if (f.header.stream_id != fresh) continue;
+      if (f.header.cmd == Cmd::Syn) fresh_syn = i;
+      if (f.header.cmd == Cmd::Fin) fin_at = i;
+      if (f.header.cmd == Cmd::Psh) {
+        EXPECT_LT(i, fin_at) << "data after FIN";
+        fresh_payload.insert(fresh_payload.end(), f.payload.begin(), f.payload.end());
+      }
+    }
+    EXPECT_EQ(fresh_payload, data) << "priority_bytes " << prio;
+    ASSERT_LT(fin_at, frames.size());
+    if (prio == 0) {
+      EXPECT_LT(first_old, fresh_syn) << "one queue: first in, first out";
+    } else {
+      EXPECT_LT(fresh_syn, first_old) << "the young stream goes first";
+    }
+    // And the peer reads both streams intact.
+    const auto n = p.server.input(wire, 0);
+    EXPECT_EQ(n, wire.size());
+    EXPECT_EQ(test::read_available(p.server, fresh), data);
+    EXPECT_EQ(test::read_available(p.server, p.id), old_data);
+  }
+}
+
 TEST(Session, RejectsAnInvalidConfig) {
   Config c;
   c.max_frame_size = 0;
