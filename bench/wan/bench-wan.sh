@@ -8,7 +8,8 @@
 #        --tunnels, --seconds, --paniq-variant 'LABEL={"kcp key": value}' ...]
 # env:   WAN_LINKS=100m20,20m200,10m300  WAN_LOSS=0,1,5,10  WAN_TUNNELS=paniq,kcptun,cubic,bbr
 #        WAN_SECONDS=12  WAN_QUICK=1  WAN_TIMEOUT=5400 (s, the whole run)
-#        WAN_PANIQ_VARIANTS='ikcp={"congestion":"none"};w4k={"send_window":4096}' (extra rows)
+#        WAN_PANIQ_VARIANTS='ikcp={"congestion":"none"};w4k={"send_window":4096}' (extra rows;
+#        kcp keys, or whole profile sections: 'plain={"obfuscation":{"encryption":"off"}}')
 # Everything it creates (namespaces pnqwan-c / pnqwan-s, veth, qdiscs, rules, processes) is
 # removed on exit, also on Ctrl-C.
 set -eu

@@ -414,6 +414,9 @@ def parse_variant(text, n):
     return label or f"v{n}", edits
 
 
+PROFILE_SECTIONS = {"kcp", "obfuscation", "transport_padding"}
+
+
 def make_tunnels(h, args, bins):
     want = args.tunnels.split(",")
     for t in want:
@@ -425,7 +428,10 @@ def make_tunnels(h, args, bins):
                               f"{ADDR_S}:{PANIQ_PORT}"]))
         variants = [("", {})] + [parse_variant(v, i + 1) for i, v in enumerate(args.paniq_variant)]
         for label, edits in variants:
-            prof = merge(json.loads(json.dumps(gen)), {"kcp": edits} if edits else {})
+            # Keys of the profile's own sections (e.g. {"obfuscation": {"encryption": "off"}})
+            # edit the profile; anything else is a kcp key.
+            whole = edits and set(edits) <= PROFILE_SECTIONS
+            prof = merge(json.loads(json.dumps(gen)), edits if whole else {"kcp": edits} if edits else {})
             path = h.path(f"profile{'-' + label if label else ''}.json")
             with open(path, "w") as f:
                 json.dump(prof, f, indent=2)
@@ -453,7 +459,8 @@ def main():
     ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("WAN_QUICK")),
                     help="5 s bulk, 4 s two-flow, 3 small requests")
     ap.add_argument("--paniq-variant", "--paniq-kcp", action="append", default=[],
-                    metavar="LABEL=JSON", help="extra paniq-cpp row with these kcp profile keys")
+                    metavar="LABEL=JSON", help="extra paniq-cpp row with these kcp profile keys (or, when "
+                         "every key is kcp/obfuscation/transport_padding, these profile sections)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     env_variants = os.environ.get("WAN_PANIQ_VARIANTS", "").strip()
