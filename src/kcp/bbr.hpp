@@ -89,6 +89,7 @@ class Bbr final : public CongestionController {
   std::uint64_t bandwidth() const;         // with loss compensation and the hint
   std::int32_t min_rtt() const { return min_rtt_; }  // -1 = none yet
   double loss_share() const { return loss_share_; }
+  std::uint64_t backoffs() const { return backoffs_; }  // standing-queue cuts so far
 
  private:
   void start_round(const AckEvent& e);
@@ -137,6 +138,7 @@ class Bbr final : public CongestionController {
   std::size_t cycle_index_ = 2;
   std::uint64_t probe_start_bw_ = 0;  // max bandwidth when the 1.25 phase began
   Clock32 last_backoff_ = 0;          // the last decrease for a standing queue
+  std::uint64_t backoffs_ = 0;
   Clock32 cycle_start_ = 0;
   bool cycle_lost_ = false;
   std::uint64_t inflight_ = 0;
