@@ -108,8 +108,9 @@ class Session {
 
   // --- what the caller must do next ---
 
-  // Encoded frames for the transport, oldest first. Hand a prefix to KCP, then consume it.
-  // The view ends at a frame boundary when the other queue has frames waiting to go first.
+  // Encoded frames for the transport, in the order they go out (see "outbound order" above).
+  // Hand a prefix to KCP, then consume it; call again for more: the view ends at a frame
+  // boundary when the other queue has frames waiting to go first.
   ByteView pending_output() const;
   void consume_output(std::size_t n);
   // Copying variant: moves up to out.size() bytes into `out`; returns how many.
