@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libasio-dev libsodium-dev libb2-dev libssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libasio-dev libsodium-dev libb2-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus-cpp-dev  # --metrics-listen (prometheus-cpp core + civetweb exposer)
   clang libclang-rt-14-dev
@@ -22,6 +22,11 @@ PACKAGES=(
   libqrencode-dev libpng-dev zbar-tools
   git python3-pip  # e2e test_http_proxy.py: git clone and pip download through the HTTP proxy
 )
+# AES-256-GCM and the AES header-protection block (intel-ipsec-mb). Debian builds it for amd64
+# only; elsewhere the build leaves AES out and the transport uses ChaCha20-Poly1305.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  PACKAGES+=(libipsec-mb-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

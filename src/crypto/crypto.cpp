@@ -1,8 +1,10 @@
 #include "crypto/crypto.hpp"
 
 #include <blake2.h>
-#include <openssl/evp.h>
 #include <sodium.h>
+#if PANIQ_HAVE_IPSEC_MB
+#include <intel-ipsec-mb.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -13,8 +15,6 @@
 namespace paniq::crypto {
 
 static_assert(sizeof(blake2s_state) <= 256, "Blake2s state buffer too small");
-static_assert(sizeof(crypto_aead_aes256gcm_state) <= 512, "AeadKey state buffer too small");
-static_assert(alignof(crypto_aead_aes256gcm_state) <= 16, "AeadKey state under-aligned");
 static_assert(crypto_aead_aes256gcm_ABYTES == kAeadTagLen &&
               crypto_aead_chacha20poly1305_ietf_ABYTES == kAeadTagLen);
 static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12 &&
@@ -81,9 +81,65 @@ bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
                                                     nonce.data(), key.data()) == 0;
 }
 
+#if PANIQ_HAVE_IPSEC_MB
+namespace {
+
+// intel-ipsec-mb's AES entry points for this CPU (VAES/AVX-512, AVX2, AVX or SSE code), picked
+// once by init_mb_mgr_auto. The direct GCM calls and the key expansion keep no state in the
+// manager, so one table serves every thread and the manager that filled it is freed.
+struct ImbAes {
+  aes_gcm_pre_t gcm_pre = nullptr;
+  aes_gcm_enc_dec_t gcm_enc = nullptr;
+  aes_gcm_enc_dec_t gcm_dec = nullptr;
+  keyexp_t keyexp = nullptr;
+};
+
+IMB_MGR* new_manager() {
+  IMB_MGR* m = alloc_mb_mgr(0);
+  if (m == nullptr) throw std::bad_alloc();
+  IMB_ARCH arch = IMB_ARCH_NONE;
+  init_mb_mgr_auto(m, &arch);
+  if (imb_get_errno(m) != 0 || arch == IMB_ARCH_NONE) {
+    free_mb_mgr(m);
+    throw std::runtime_error("intel-ipsec-mb: cannot set up a manager for this CPU");
+  }
+  return m;
+}
+
+const ImbAes& imb_aes() {
+  static const ImbAes table = [] {
+    IMB_MGR* m = new_manager();
+    const ImbAes t{m->gcm256_pre, m->gcm256_enc, m->gcm256_dec, m->keyexp_256};
+    free_mb_mgr(m);
+    return t;
+  }();
+  return table;
+}
+
+// A single AES block goes through the library's job API, which queues jobs in a manager: one
+// manager per thread that uses header protection, freed when the thread ends.
+IMB_MGR* thread_manager() {
+  struct Holder {
+    IMB_MGR* m = nullptr;
+    ~Holder() {
+      if (m != nullptr) free_mb_mgr(m);
+    }
+  };
+  thread_local Holder holder;
+  if (holder.m == nullptr) holder.m = new_manager();
+  return holder.m;
+}
+
+}  // namespace
+#endif
+
 bool aes256gcm_available() {
   init();
+#if PANIQ_HAVE_IPSEC_MB
   return crypto_aead_aes256gcm_is_available() != 0;
+#else
+  return false;
+#endif
 }
 
 const char* to_string(Aead alg) {
@@ -100,29 +156,6 @@ Aead preferred_aead() {
   return aes256gcm_available() ? Aead::aes256gcm : Aead::chacha20poly1305;
 }
 
-namespace {
-
-EVP_CIPHER_CTX* aes_gcm_ctx(const Key32& key, bool encrypt) {
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  if (ctx == nullptr) throw std::bad_alloc();
-  const int ok = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nullptr)
-                         : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nullptr);
-  if (ok != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    throw std::runtime_error("OpenSSL: cannot set up AES-256-GCM");
-  }
-  return ctx;
-}
-
-int len_int(std::size_t n) {
-  if (n > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-    throw std::length_error("AEAD input too long");
-  }
-  return static_cast<int>(n);
-}
-
-}  // namespace
-
 AeadKey::AeadKey(Aead alg, const Key32& key) : alg_(alg) {
   init();
   switch (alg) {
@@ -133,8 +166,10 @@ AeadKey::AeadKey(Aead alg, const Key32& key) : alg_(alg) {
       if (!aes256gcm_available()) {
         throw std::invalid_argument("aes-256-gcm is not available on this CPU");
       }
-      enc_ = aes_gcm_ctx(key, true);
-      dec_ = aes_gcm_ctx(key, false);
+#if PANIQ_HAVE_IPSEC_MB
+      gcm_ = new (std::align_val_t{64}) gcm_key_data;
+      imb_aes().gcm_pre(key.data(), gcm_);
+#endif
       return;
   }
   throw std::invalid_argument("AeadKey: unknown algorithm");
@@ -142,28 +177,30 @@ AeadKey::AeadKey(Aead alg, const Key32& key) : alg_(alg) {
 
 void AeadKey::release() noexcept {
   sodium_memzero(key_.data(), key_.size());
-  EVP_CIPHER_CTX_free(enc_);  // cleanses the key schedule
-  EVP_CIPHER_CTX_free(dec_);
-  enc_ = dec_ = nullptr;
+#if PANIQ_HAVE_IPSEC_MB
+  if (gcm_ != nullptr) {
+    sodium_memzero(gcm_, sizeof(gcm_key_data));
+    ::operator delete(gcm_, std::align_val_t{64});
+  }
+#endif
+  gcm_ = nullptr;
 }
 
 AeadKey::~AeadKey() { release(); }
 
-AeadKey::AeadKey(AeadKey&& other) noexcept
-    : key_(other.key_), enc_(other.enc_), dec_(other.dec_), alg_(other.alg_) {
+AeadKey::AeadKey(AeadKey&& other) noexcept : key_(other.key_), gcm_(other.gcm_), alg_(other.alg_) {
   sodium_memzero(other.key_.data(), other.key_.size());
-  other.enc_ = other.dec_ = nullptr;
+  other.gcm_ = nullptr;
 }
 
 AeadKey& AeadKey::operator=(AeadKey&& other) noexcept {
   if (this != &other) {
     release();
     key_ = other.key_;
-    enc_ = other.enc_;
-    dec_ = other.dec_;
+    gcm_ = other.gcm_;
     alg_ = other.alg_;
     sodium_memzero(other.key_.data(), other.key_.size());
-    other.enc_ = other.dec_ = nullptr;
+    other.gcm_ = nullptr;
   }
   return *this;
 }
@@ -179,13 +216,11 @@ void AeadKey::seal(MutByteView buf, std::size_t len, ByteView ad,
                                                        ad.size(), nullptr, nonce.data(), key_.data());
     return;
   }
-  int n = 0;
-  const bool ok = EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
-                  (ad.empty() || EVP_EncryptUpdate(enc_, nullptr, &n, ad.data(), len_int(ad.size())) == 1) &&
-                  EVP_EncryptUpdate(enc_, p, &n, p, len_int(len)) == 1 &&
-                  EVP_EncryptFinal_ex(enc_, p + n, &n) == 1 &&
-                  EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kAeadTagLen, p + len) == 1;
-  if (!ok) throw std::runtime_error("OpenSSL: AES-256-GCM seal failed");
+#if PANIQ_HAVE_IPSEC_MB
+  gcm_context_data ctx;
+  imb_aes().gcm_enc(gcm_, &ctx, p, p, len, nonce.data(), ad.data(), ad.size(), p + len, kAeadTagLen);
+  sodium_memzero(&ctx, sizeof(ctx));
+#endif
 }
 
 bool AeadKey::open(MutByteView buf, ByteView ad, const std::array<std::uint8_t, 12>& nonce) const {
@@ -203,49 +238,51 @@ bool AeadKey::open(MutByteView out, ByteView in, ByteView ad,
     return crypto_aead_chacha20poly1305_ietf_decrypt_detached(o, nullptr, c, len, c + len, ad.data(),
                                                               ad.size(), nonce.data(), key_.data()) == 0;
   }
-  // OpenSSL's SET_TAG takes a non-const pointer but only reads the tag.
-  std::array<std::uint8_t, kAeadTagLen> tag{};
-  std::copy(c + len, c + len + kAeadTagLen, tag.begin());
-  int n = 0;
-  return EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
-         (ad.empty() || EVP_DecryptUpdate(dec_, nullptr, &n, ad.data(), len_int(ad.size())) == 1) &&
-         EVP_DecryptUpdate(dec_, o, &n, c, len_int(len)) == 1 &&
-         EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag.data()) == 1 &&
-         EVP_DecryptFinal_ex(dec_, o + n, &n) == 1;
+#if PANIQ_HAVE_IPSEC_MB
+  // The library decrypts and computes the tag (it writes only out[0..len), so the received tag
+  // at in[len..] is intact even in place); the tags are compared in constant time.
+  std::array<std::uint8_t, kAeadTagLen> computed{};
+  gcm_context_data ctx;
+  imb_aes().gcm_dec(gcm_, &ctx, o, c, len, nonce.data(), ad.data(), ad.size(), computed.data(),
+                    kAeadTagLen);
+  sodium_memzero(&ctx, sizeof(ctx));
+  return sodium_memcmp(c + len, computed.data(), kAeadTagLen) == 0;
+#else
+  return false;
+#endif
 }
 
 HeaderProtection::HeaderProtection(Aead alg, const Key32& key) : key_(key), alg_(alg) {
   init();
   if (alg != Aead::aes256gcm) return;
-  ecb_ = EVP_CIPHER_CTX_new();
-  if (ecb_ == nullptr) throw std::bad_alloc();
-  if (EVP_EncryptInit_ex(ecb_, EVP_aes_256_ecb(), nullptr, key.data(), nullptr) != 1 ||
-      EVP_CIPHER_CTX_set_padding(ecb_, 0) != 1) {
-    EVP_CIPHER_CTX_free(ecb_);
-    throw std::runtime_error("OpenSSL: cannot set up AES-256-ECB");
-  }
+  if (!aes256gcm_available()) throw std::invalid_argument("aes-256 is not available on this CPU");
+#if PANIQ_HAVE_IPSEC_MB
+  imb_aes().keyexp(key.data(), enc_keys_.data(), dec_keys_.data());
+#endif
 }
 
 HeaderProtection::~HeaderProtection() {
   sodium_memzero(key_.data(), key_.size());
-  EVP_CIPHER_CTX_free(ecb_);
+  sodium_memzero(enc_keys_.data(), enc_keys_.size());
+  sodium_memzero(dec_keys_.data(), dec_keys_.size());
 }
 
 HeaderProtection::HeaderProtection(HeaderProtection&& other) noexcept
-    : key_(other.key_), ecb_(other.ecb_), alg_(other.alg_) {
+    : key_(other.key_), enc_keys_(other.enc_keys_), dec_keys_(other.dec_keys_), alg_(other.alg_) {
   sodium_memzero(other.key_.data(), other.key_.size());
-  other.ecb_ = nullptr;
+  sodium_memzero(other.enc_keys_.data(), other.enc_keys_.size());
+  sodium_memzero(other.dec_keys_.data(), other.dec_keys_.size());
 }
 
 HeaderProtection& HeaderProtection::operator=(HeaderProtection&& other) noexcept {
   if (this != &other) {
-    sodium_memzero(key_.data(), key_.size());
-    EVP_CIPHER_CTX_free(ecb_);
     key_ = other.key_;
-    ecb_ = other.ecb_;
+    enc_keys_ = other.enc_keys_;
+    dec_keys_ = other.dec_keys_;
     alg_ = other.alg_;
     sodium_memzero(other.key_.data(), other.key_.size());
-    other.ecb_ = nullptr;
+    sodium_memzero(other.enc_keys_.data(), other.enc_keys_.size());
+    sodium_memzero(other.dec_keys_.data(), other.dec_keys_.size());
   }
   return *this;
 }
@@ -254,10 +291,29 @@ std::array<std::uint8_t, 16> HeaderProtection::mask(ByteView sample) const {
   if (sample.size() < 16) throw std::length_error("HeaderProtection: sample under 16 bytes");
   std::array<std::uint8_t, 16> m{};
   if (alg_ == Aead::aes256gcm) {
-    int n = 0;
-    if (EVP_EncryptUpdate(ecb_, m.data(), &n, sample.data(), 16) != 1 || n != 16) {
-      throw std::runtime_error("OpenSSL: AES-256-ECB failed");
+#if PANIQ_HAVE_IPSEC_MB
+    IMB_MGR* mgr = thread_manager();
+    IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
+    job->cipher_direction = IMB_DIR_ENCRYPT;
+    job->chain_order = IMB_ORDER_CIPHER_HASH;
+    job->cipher_mode = IMB_CIPHER_ECB;
+    job->hash_alg = IMB_AUTH_NULL;
+    job->enc_keys = enc_keys_.data();
+    job->dec_keys = dec_keys_.data();
+    job->key_len_in_bytes = 32;
+    job->src = sample.data();
+    job->dst = m.data();
+    job->cipher_start_src_offset_in_bytes = 0;
+    job->msg_len_to_cipher_in_bytes = 16;
+    job->iv = nullptr;
+    job->iv_len_in_bytes = 0;
+    // Only one job is ever queued, so what comes back (at once or on flush) is this one.
+    job = IMB_SUBMIT_JOB(mgr);
+    if (job == nullptr) job = IMB_FLUSH_JOB(mgr);
+    if (job == nullptr || job->status != IMB_STATUS_COMPLETED) {
+      throw std::runtime_error("intel-ipsec-mb: AES-256-ECB failed");
     }
+#endif
     return m;
   }
   std::array<std::uint8_t, 12> nonce{};

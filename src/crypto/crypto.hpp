@@ -1,5 +1,6 @@
-// Thin wrappers over libsodium (X25519, (X)ChaCha20-Poly1305, AES-256-GCM, ChaCha20 keystream,
-// randomness, constant-time compare) and libb2 (BLAKE2s). No protocol knowledge here.
+// Thin wrappers over libsodium (X25519, (X)ChaCha20-Poly1305, ChaCha20 keystream, randomness,
+// constant-time compare), intel-ipsec-mb (AES-256-GCM and the AES header-protection block) and
+// libb2 (BLAKE2s). No protocol knowledge here.
 #pragma once
 
 #include <array>
@@ -10,7 +11,7 @@
 #include "core/bytes.hpp"
 #include "core/rng.hpp"
 
-struct evp_cipher_ctx_st;  // OpenSSL's EVP_CIPHER_CTX
+struct gcm_key_data;  // intel-ipsec-mb's expanded AES-GCM key
 
 namespace paniq::crypto {
 
@@ -41,8 +42,9 @@ void xchacha20poly1305_seal(MutByteView out, ByteView plaintext, ByteView ad,
 bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
                             const std::array<std::uint8_t, 24>& nonce, const Key32& key);
 
-// True when libsodium's AES-256-GCM can run here (x86-64 with AES-NI and PCLMULQDQ); libsodium has
-// no portable fallback, so without them AES-256-GCM is not offered at all. Calls init().
+// True when AES-256-GCM can run here: built with intel-ipsec-mb (x86-64) and the CPU has AES-NI
+// and PCLMULQDQ (libsodium's check). Without them AES-256-GCM is not offered at all, and
+// ChaCha20-Poly1305 is used. Calls init().
 bool aes256gcm_available();
 
 // The transport AEADs: 32-byte key, 12-byte nonce, 16-byte tag.
@@ -52,17 +54,16 @@ enum class Aead : std::uint8_t { chacha20poly1305, aes256gcm };
 const char* to_string(Aead alg);
 
 // The AEAD for the transport when the caller has no other constraint: aes256gcm when
-// aes256gcm_available() (libsodium only offers it on the AES-NI + PCLMULQDQ path), else
-// chacha20poly1305. The order comes from bench/bench_aead.cpp (bench/results/aead-2026-12-05.md):
-// on the AES-NI machine, in place with 16 bytes of ad, AES-256-GCM sealed 1200-1350-byte datagrams
-// at 1.6 GB/s and opened them at 1.4 GB/s against ChaCha20-Poly1305's 1.0 GB/s both ways, and was
-// 2.2x faster at 64 bytes. Both peers must still agree on the algorithm; this only says which one
-// to propose.
+// aes256gcm_available(), else chacha20poly1305. The order comes from bench/bench_aead.cpp
+// (bench/results/aead-2026-12-05.md): on the AES-NI machine a 1350-byte datagram seals in about
+// 0.17 us with AES-256-GCM (intel-ipsec-mb, VAES/AVX-512 code) against 1.3 us with
+// ChaCha20-Poly1305. Both peers must still agree on the algorithm; this only says which one to
+// propose.
 Aead preferred_aead();
 
-// One direction's AEAD key, with per-key work done once (AES-256-GCM: libsodium's expanded key and
-// GHASH state from crypto_aead_aes256gcm_beforenm, 16-byte aligned as libsodium requires;
-// ChaCha20-Poly1305: the raw key). Operates in place, for the transport hot path.
+// One direction's AEAD key, with per-key work done once (AES-256-GCM: intel-ipsec-mb's expanded
+// key and GHASH tables; ChaCha20-Poly1305: the raw key). Operates in place, for the transport hot
+// path.
 // The key material is wiped on destruction. Not copyable. Moving copies the state into the
 // destination and wipes the source, which may then only be destroyed or assigned to.
 class AeadKey {
@@ -93,17 +94,16 @@ class AeadKey {
 
  private:
   void release() noexcept;
-  // ChaCha20-Poly1305: the raw key (libsodium). AES-256-GCM: OpenSSL contexts with the key
-  // schedule and GHASH tables precomputed, one per direction of use (OpenSSL's AES-GCM is about
-  // twice as fast as libsodium's on this project's machine: bench/results/aead-2026-12-05.md).
+  // ChaCha20-Poly1305: the raw key (libsodium). AES-256-GCM: intel-ipsec-mb's key schedule and
+  // GHASH tables, computed once (its direct GCM calls are about 3x OpenSSL's EVP and 5x
+  // libsodium's on this project's machine: bench/results/aead-2026-12-05.md).
   Key32 key_{};
-  evp_cipher_ctx_st* enc_ = nullptr;
-  evp_cipher_ctx_st* dec_ = nullptr;
+  gcm_key_data* gcm_ = nullptr;
   Aead alg_;
 };
 
 // Header protection (QUIC-style, RFC 9001 5.4): a 16-byte mask from a 16-byte sample of the
-// ciphertext. Aead::aes256gcm: AES-256-ECB(key, sample) (OpenSSL, AES-NI); chacha20poly1305:
+// ciphertext. Aead::aes256gcm: AES-256-ECB(key, sample) (intel-ipsec-mb, AES-NI); chacha20poly1305:
 // the first 16 bytes of ChaCha20(key, block counter = u32_LE(sample[0..4]), nonce =
 // sample[4..16]). The key schedule is computed once. Move-only; zeroes its key.
 class HeaderProtection {
@@ -121,7 +121,10 @@ class HeaderProtection {
 
  private:
   Key32 key_{};
-  evp_cipher_ctx_st* ecb_ = nullptr;
+  // AES-256 round keys (15 x 16 bytes) for encryption, and the library's decryption schedule,
+  // which its key expansion writes too.
+  alignas(16) std::array<std::uint8_t, 240> enc_keys_{};
+  alignas(16) std::array<std::uint8_t, 240> dec_keys_{};
   Aead alg_;
 };
 

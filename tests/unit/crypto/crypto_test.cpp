@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "support/vectors.hpp"
 
 namespace paniq::crypto {
@@ -366,6 +368,20 @@ TEST(Crypto, ChaCha20XorGivesTheRfc9001HeaderProtectionMask) {
   std::uint8_t mask[5] = {};
   chacha20_xor(mask, hp, nonce, get_u32_le(sample.data()));
   EXPECT_EQ(to_hex(mask), "aefefe7d03");
+}
+
+TEST(Crypto, AesHeaderProtectionMaskIsTheFips197Aes256Block) {
+  // FIPS-197 appendix C.3: AES-256 of 00112233...ff under the key 000102...1f.
+  if (!aes256gcm_available()) GTEST_SKIP() << "AES is not offered on this CPU or build";
+  HeaderProtection hp(Aead::aes256gcm,
+                      key_of(hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")));
+  const auto sample = hex("00112233445566778899aabbccddeeff");
+  EXPECT_EQ(to_hex(hp.mask(sample)), "8ea2b7ca516745bfeafc49904b496089");
+  // Moving keeps the schedule; another thread (its own job manager) gets the same block.
+  HeaderProtection moved(std::move(hp));
+  std::array<std::uint8_t, 16> from_thread{};
+  std::thread([&] { from_thread = moved.mask(sample); }).join();
+  EXPECT_EQ(to_hex(from_thread), "8ea2b7ca516745bfeafc49904b496089");
 }
 
 }  // namespace
