@@ -61,6 +61,9 @@ struct SecureKeys {
                                        // `aead` family: AES-256-ECB or ChaCha20)
   std::uint32_t send_rid = 0;          // the peer's receiver id: on every datagram we send
   std::uint32_t recv_rid = 0;          // ours: every datagram we accept carries it
+  // Both ends agreed to stream offsets in the handshake (docs/protocol.md 7.8): frames stay
+  // within KCP segments and data frames carry their stream offset.
+  bool stream_offsets = false;
   void erase();                        // zeroes the key material
 };
 

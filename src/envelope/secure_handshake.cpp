@@ -12,6 +12,8 @@ using crypto::noise::Pattern;
 
 constexpr std::uint8_t kVersion = 1;
 constexpr std::uint8_t kFlagAesFast = 0x01;
+constexpr std::uint8_t kFlagStreamOffsets = 0x02;     // payload1 flags: offered
+constexpr std::uint8_t kFeatureStreamOffsets = 0x01;  // payload2 features: on
 constexpr std::uint8_t kAeadChaCha = 0;
 constexpr std::uint8_t kAeadAes = 1;
 
@@ -67,7 +69,9 @@ Result<std::unique_ptr<SecureClientHandshake>> SecureClientHandshake::start(
   std::array<std::uint8_t, kNoisePayload1Len> payload{};
   put_u32_le(payload.data(), c->rid_);
   payload[4] = kVersion;
-  payload[5] = p.aes_fast ? kFlagAesFast : 0;
+  payload[5] = static_cast<std::uint8_t>((p.aes_fast ? kFlagAesFast : 0) |
+                                         (p.stream_offsets ? kFlagStreamOffsets : 0));
+  c->offer_offsets_ = p.stream_offsets;
   auto msg = c->hs_->write_message(payload);
   if (!msg) return Error{Errc::low_order_key, "encrypted handshake: " + msg.error().message};
   c->msg1_ = std::move(*msg);
@@ -96,6 +100,8 @@ std::optional<SecureEstablished> SecureClientHandshake::finish(ByteView response
   est.keys.recv = c2.key();
   est.keys.hp_send = hp_key_c2s(server_public_);
   est.keys.hp_recv = hp_key_s2c(trial.handshake_hash());
+  // On only when we offered it (a server must not turn on what was not offered).
+  est.keys.stream_offsets = offer_offsets_ && ((*payload)[9] & kFeatureStreamOffsets) != 0;
   hs_.reset();  // its ephemeral secret is erased by its destructor
   return est;
 }
@@ -121,6 +127,8 @@ Result<SecureAccepted> accept_secure_initiation(const SecureServerParams& p, Pat
   put_u32_le(reply.data(), server_rid);
   put_u32_le(reply.data() + 4, conv);
   reply[8] = aes ? kAeadAes : kAeadChaCha;
+  const bool offsets = p.stream_offsets && ((*payload)[5] & kFlagStreamOffsets) != 0;
+  reply[9] = offsets ? kFeatureStreamOffsets : 0;
   auto msg2 = hs.write_message(reply);
   if (!msg2) return noise_error("message 2: " + msg2.error().message);
 
@@ -137,6 +145,7 @@ Result<SecureAccepted> accept_secure_initiation(const SecureServerParams& p, Pat
   a.keys.recv = c1.key();
   a.keys.hp_send = hp_key_s2c(hs.handshake_hash());
   a.keys.hp_recv = hp_key_c2s(p.server_public);
+  a.keys.stream_offsets = offsets;
   return a;
 }
 

@@ -5,11 +5,11 @@
 //   Initiation payload = enc_timestamp[85] || noise_msg1 || mac1[16]
 //     NK (no client key): msg1 = e || enc(payload1)                 56 bytes
 //     IK (client key):    msg1 = e || enc(s) || enc(payload1)       104 bytes
-//     payload1 = u32_LE client_receiver_id || u8 version (1) || u8 flags (bit 0: AES-GCM fast)
-//                || u16 zero
+//     payload1 = u32_LE client_receiver_id || u8 version (1) || u8 flags (bit 0: AES-GCM fast,
+//                bit 1: stream offsets offered) || u16 zero
 //   Response payload   = random[4] || noise_msg2 (e || enc(payload2), 60 bytes)
 //     payload2 = u32_LE server_receiver_id || u32_LE conv || u8 aead (0 ChaCha20-Poly1305,
-//                1 AES-256-GCM) || u8 zero || u16 zero
+//                1 AES-256-GCM) || u8 features (bit 0: stream offsets on) || u16 zero
 //
 // The pattern is told by the payload length (157 or 205 bytes; 0 is a Rust client, 101 the Go
 // original's plain authenticated Initiation). The Initiation also carries the capability tag
@@ -56,6 +56,7 @@ struct SecureClientParams {
   std::optional<crypto::Key32> client_private;  // set: IK, else NK
   crypto::Key32 capability_key{};               // for the prologue
   bool aes_fast = false;                        // this machine has AES-GCM in hardware
+  bool stream_offsets = true;                   // offer stream offsets (docs/protocol.md 7.8)
 };
 
 struct SecureEstablished {
@@ -87,6 +88,7 @@ class SecureClientHandshake {
   Bytes msg1_;
   crypto::Key32 server_public_{};
   std::uint32_t rid_ = 0;
+  bool offer_offsets_ = false;
 };
 
 struct SecureServerParams {
@@ -94,6 +96,7 @@ struct SecureServerParams {
   crypto::Key32 server_public{};
   crypto::Key32 capability_key{};
   bool aes_fast = false;
+  bool stream_offsets = true;  // accept a client's offer of stream offsets
 };
 
 struct SecureAccepted {

@@ -119,6 +119,44 @@ Result<std::size_t> Engine::send_message(ByteView data) {
   return data.size();
 }
 
+Result<std::size_t> Engine::send_record(ByteView record) {
+  if (record.empty()) return std::size_t{0};
+  if (record.size() > mss_) {
+    return make_error(Errc::message_too_large, "kcp: record of " + std::to_string(record.size()) +
+                                                   " bytes exceeds the MSS " + std::to_string(mss_));
+  }
+  if (nsnd_que_ > 0) {
+    SndSeg& last = snd_[snd_nxt_ + nsnd_que_ - 1];
+    if (last.len + record.size() <= mss_) {
+      std::memcpy(last.data + last.len, record.data(), record.size());
+      last.len += static_cast<std::uint32_t>(record.size());
+      stats_.bytes_sent += record.size();
+      return record.size();
+    }
+  }
+  if (nsnd_que_ >= send_queue_limit()) return std::size_t{0};
+  snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + 1);
+  SndSeg& seg = snd_[snd_nxt_ + nsnd_que_];
+  seg.data = snd_pool_.acquire();
+  std::memcpy(seg.data, record.data(), record.size());
+  seg.len = static_cast<std::uint32_t>(record.size());
+  seg.frg = 0;
+  seg.live = false;
+  ++nsnd_que_;
+  stats_.bytes_sent += record.size();
+  return record.size();
+}
+
+void Engine::early_segments(std::vector<ByteView>& out) const {
+  out.clear();
+  for (const std::uint32_t sn : early_) {
+    // Still ahead of the gap (a later segment of the same input may have filled it).
+    if (time_diff(sn, rcv_nxt_) <= 0) continue;
+    const RcvSeg& r = rcv_[sn];
+    if (r.present) out.emplace_back(r.data, r.len);
+  }
+}
+
 bool Engine::writable() const {
   if (nsnd_que_ < send_queue_limit()) return true;
   return stream_ && nsnd_que_ > 0 && snd_[snd_nxt_ + nsnd_que_ - 1].len < mss_;
@@ -232,6 +270,7 @@ Errc Engine::input(ByteView datagram, Clock32 now) {
   }
 
   current_ = now;
+  early_.clear();
   const std::uint32_t prev_una = snd_una_;
   bool flag = false;
   std::uint32_t maxack = 0;
@@ -396,7 +435,11 @@ void Engine::parse_data(const SegmentHeader& h, ByteView data) {
   r.frg = h.frg;
   r.present = true;
   ++nrcv_buf_;
-  if (h.sn == rcv_nxt_) move_rcv_buf_to_queue();
+  if (h.sn == rcv_nxt_) {
+    move_rcv_buf_to_queue();
+  } else if (stream_) {
+    early_.push_back(h.sn);
+  }
 }
 
 void Engine::move_rcv_buf_to_queue() {

@@ -94,6 +94,16 @@ class Engine {
   // max_snd_queue segments (it can never be sent: the caller must split it). An empty `data`
   // queues nothing and returns 0.
   Result<std::size_t> send(ByteView data);
+  // Stream mode, for a caller whose records must each stay within one segment (stream offsets,
+  // docs/protocol.md 7.8): queues `record` whole, appended to the last queued segment only
+  // when it fits there entirely, else as a new segment. Returns record.size(), or 0 when the
+  // queue has no room. Fails with Errc::message_too_large when the record exceeds the MSS.
+  Result<std::size_t> send_record(ByteView record);
+
+  // Data segments that the last input() stored ahead of a gap (sn above the next one in order),
+  // oldest first: views of their payloads, valid until the next input() or recv(). For a
+  // caller that can use some of their content before the gap is filled.
+  void early_segments(std::vector<ByteView>& out) const;
 
   // Delivers received bytes in order (ikcp_recv). Stream mode: copies up to out.size() bytes
   // and returns the count; 0 means nothing is ready. Message mode: copies the next whole
@@ -259,6 +269,7 @@ class Engine {
   std::uint32_t snd_wnd_, rcv_wnd_, rmt_wnd_ = detail::kInitialRmtWnd, probe_ = 0;
   std::uint32_t current_ = 0, interval_, ts_flush_;
   std::uint32_t nrcv_buf_ = 0, nsnd_buf_ = 0, nrcv_que_ = 0, nsnd_que_ = 0;
+  std::vector<std::uint32_t> early_;  // sns stored ahead of a gap by the last input()
   std::uint32_t nodelay_;
   bool updated_ = false;
   std::uint32_t ts_probe_ = 0, probe_wait_ = 0;

@@ -22,6 +22,13 @@ Result<void> Config::validate() const {
   if (max_frame_size == 0 || max_frame_size > kMaxPayload) {
     return bad("max_frame_size", max_frame_size, "must be 1..65535");
   }
+  if (stream_offsets && max_frame_size <= kOffsetSize) {
+    return bad("max_frame_size", max_frame_size, "must be above 4 with stream_offsets");
+  }
+  if (stream_offsets && stream_outbound_limit != 0 && stream_outbound_limit <= kHeaderSize + kOffsetSize) {
+    return bad("stream_outbound_limit", stream_outbound_limit,
+               "must be 0 (off) or above 12 with stream_offsets");
+  }
   if (max_streams == 0 || max_streams > (1u << 30)) {
     return bad("max_streams", max_streams, "must be 1..1073741824");
   }

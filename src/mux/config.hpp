@@ -46,6 +46,11 @@ struct Config {
   // Our half-close extension (docs/architecture.md): false = async_smux semantics (FIN closes
   // both directions); true = FIN only ends the sender's direction. Both peers need it on.
   bool half_close = false;
+  // Stream offsets (our extension, docs/protocol.md 7.8; both ends must have agreed): data goes
+  // as PshAt frames that carry their stream offset, and input_early() can deliver a stream's
+  // next frame from a KCP segment that arrived ahead of a gap in the session's byte stream.
+  // The caller also keeps every frame within one KCP segment (max_frame_size small enough).
+  bool stream_offsets = false;
 
   static Config defaults() { return Config{}; }
   static Config server_defaults() {

@@ -20,6 +20,7 @@ class Category final : public std::error_category {
       case Errc::duplicate_syn: return "stream reset: peer opened a live stream id again";
       case Errc::bad_version: return "smux frame with version other than 1";
       case Errc::bad_command: return "smux frame with unknown command";
+      case Errc::bad_offset: return "smux PSH@ frame ahead of its stream's data";
       case Errc::frame_too_large: return "smux frame length over the limit";
       case Errc::transport_closed: return "transport under the mux session closed";
       case Errc::invalid_config: return "invalid mux configuration";

@@ -18,9 +18,10 @@ enum class Errc {
   duplicate_syn,    // the peer sent SYN again for this live id: later data cannot be attributed
   // Why the whole session failed (Event::SessionError carries it).
   bad_version,      // frame version byte not 1 (PROTOCOL.md 7.2)
-  bad_command,      // command byte above 3
+  bad_command,      // command byte above 3 (or PshAt where offsets were not agreed)
   frame_too_large,  // length above the decoder's limit
   transport_closed, // the caller reported the end of the byte stream underneath
+  bad_offset,       // PshAt frame whose offset is ahead of the data its stream received
   // Configuration.
   invalid_config,
 };

@@ -11,6 +11,7 @@ const char* to_string(Cmd c) {
     case Cmd::Fin: return "FIN";
     case Cmd::Psh: return "PSH";
     case Cmd::Nop: return "NOP";
+    case Cmd::PshAt: return "PSH@";
   }
   return "?";
 }
@@ -30,13 +31,24 @@ Bytes encode_frame(Cmd cmd, StreamId id, ByteView payload) {
   return out;
 }
 
+std::optional<FrameHeader> decode_header(ByteView in, bool offsets) {
+  if (in.size() < kHeaderSize || in[0] != kVersion) return std::nullopt;
+  const std::uint8_t cmd = in[1];
+  if (cmd > static_cast<std::uint8_t>(Cmd::Nop) &&
+      !(offsets && cmd == static_cast<std::uint8_t>(Cmd::PshAt))) {
+    return std::nullopt;
+  }
+  return FrameHeader{static_cast<Cmd>(cmd), get_u16_le(in.data() + 2), get_u32_le(in.data() + 4)};
+}
+
 FrameDecoder::Step FrameDecoder::finish_header(std::size_t consumed) {
   have_ = 0;
   Step s;
   s.consumed = consumed;
   if (hdr_[0] != kVersion) {
     error_ = Errc::bad_version;
-  } else if (hdr_[1] > static_cast<std::uint8_t>(Cmd::Nop)) {
+  } else if (hdr_[1] > static_cast<std::uint8_t>(Cmd::Nop) &&
+             !(offsets_ && hdr_[1] == static_cast<std::uint8_t>(Cmd::PshAt))) {
     error_ = Errc::bad_command;
   } else {
     current_ = {static_cast<Cmd>(hdr_[1]), get_u16_le(&hdr_[2]), get_u32_le(&hdr_[4])};

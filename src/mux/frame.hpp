@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include "core/bytes.hpp"
 #include "mux/errors.hpp"
@@ -15,12 +16,15 @@ namespace paniq::mux {
 
 using StreamId = std::uint32_t;
 
-enum class Cmd : std::uint8_t { Syn = 0, Fin = 1, Psh = 2, Nop = 3 };
+// PshAt (our extension, docs/protocol.md 7.8; only where both ends agreed to it): a PSH whose
+// payload starts with the u32 LE offset of its data in the stream's byte sequence.
+enum class Cmd : std::uint8_t { Syn = 0, Fin = 1, Psh = 2, Nop = 3, PshAt = 5 };
 const char* to_string(Cmd c);
 
 inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::size_t kHeaderSize = 8;
 inline constexpr std::size_t kMaxPayload = 65535;
+inline constexpr std::size_t kOffsetSize = 4;  // PshAt's offset field
 
 struct FrameHeader {
   Cmd cmd = Cmd::Nop;
@@ -28,6 +32,10 @@ struct FrameHeader {
   StreamId stream_id = 0;
   friend bool operator==(const FrameHeader&, const FrameHeader&) = default;
 };
+
+// The header at the front of `in` when it is complete and valid (cmd PshAt only with
+// `offsets`); nullopt otherwise. For reading frames out of a whole KCP segment.
+std::optional<FrameHeader> decode_header(ByteView in, bool offsets);
 
 // Writes the 8 header bytes at `out` (which must have room for them).
 void encode_header(std::uint8_t* out, const FrameHeader& h);
@@ -57,7 +65,9 @@ class FrameDecoder {
   };
 
   // `max_payload`: longest accepted length field (a peer MUST be allowed 65535, PROTOCOL 7.2).
-  explicit FrameDecoder(std::size_t max_payload = kMaxPayload) : max_payload_(max_payload) {}
+  // `offsets`: PshAt frames are accepted (bad_command otherwise).
+  explicit FrameDecoder(std::size_t max_payload = kMaxPayload, bool offsets = false)
+      : max_payload_(max_payload), offsets_(offsets) {}
 
   // One step (see above). With `payload_limit` 0 in the payload phase nothing is consumed.
   Step next(ByteView in, std::size_t payload_limit = std::numeric_limits<std::size_t>::max());
@@ -74,6 +84,7 @@ class FrameDecoder {
   std::size_t have_ = 0;        // header bytes buffered
   std::size_t remaining_ = 0;   // payload bytes of the current frame still to come
   std::size_t max_payload_;
+  bool offsets_ = false;
   FrameHeader current_{};
   bool failed_ = false;
   Errc error_{};

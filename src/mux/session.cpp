@@ -32,6 +32,7 @@ const Config& checked(const Config& c) {
 
 Session::Session(const Config& config, TimeMs now)
     : cfg_(checked(config)),
+      decoder_(kMaxPayload, cfg_.stream_offsets),
       out_(cfg_.outbound_limit + 4096),
       prio_(cfg_.outbound_limit + 4096),
       next_id_(cfg_.role == Role::Client ? 3 : 2),
@@ -60,13 +61,17 @@ void Session::emit(EventKind kind, StreamId id, std::error_code error) {
   events_.push(Event{kind, id, error});
 }
 
-void Session::push_frame(Cmd cmd, StreamId id, ByteView payload, bool priority) {
+void Session::push_frame(Cmd cmd, StreamId id, ByteView payload, bool priority,
+                         const std::uint32_t* offset) {
   OutQueue& q = priority && cfg_.priority_bytes != 0 ? prio_ : out_;
-  std::uint8_t* p = q.bytes.extend(kHeaderSize + payload.size());
-  encode_header(p, {cmd, static_cast<std::uint16_t>(payload.size()), id});
-  if (!payload.empty()) std::copy(payload.begin(), payload.end(), p + kHeaderSize);
-  q.marks.push(FrameMark{cmd == Cmd::Psh ? id : 0,
-                         static_cast<std::uint32_t>(kHeaderSize + payload.size())});
+  const std::size_t extra = offset != nullptr ? kOffsetSize : 0;
+  std::uint8_t* p = q.bytes.extend(kHeaderSize + extra + payload.size());
+  encode_header(p, {cmd, static_cast<std::uint16_t>(extra + payload.size()), id});
+  if (offset != nullptr) put_u32_le(p + kHeaderSize, *offset);
+  if (!payload.empty()) std::copy(payload.begin(), payload.end(), p + kHeaderSize + extra);
+  const bool data = cmd == Cmd::Psh || cmd == Cmd::PshAt;
+  q.marks.push(FrameMark{data ? id : 0,
+                         static_cast<std::uint32_t>(kHeaderSize + extra + payload.size())});
   ++stats_.frames_out;
   last_tx_ = now_;
   if (cmd != Cmd::Nop) {
@@ -174,14 +179,23 @@ Result<std::size_t> Session::write(StreamId id, ByteView data, TimeMs now) {
       room = s->queued + kHeaderSize >= cap ? 0 : std::min(room, cap - s->queued - kHeaderSize);
     }
     if (room == 0) break;
-    std::size_t n = std::min({data.size() - done, std::size_t{cfg_.max_frame_size}, room});
+    // With stream offsets each data frame also carries its 4-byte offset.
+    const std::size_t extra = cfg_.stream_offsets ? kOffsetSize : 0;
+    if (room <= extra) break;
+    std::size_t n =
+        std::min({data.size() - done, std::size_t{cfg_.max_frame_size} - extra, room - extra});
     const bool prio = young(*s);
     if (prio) {
       n = std::min<std::size_t>(n, cfg_.priority_bytes - s->sent);  // the rest goes in order
       s->sent += static_cast<std::uint32_t>(n);
     }
-    push_frame(Cmd::Psh, id, data.subspan(done, n), prio);
-    s->queued += static_cast<std::uint32_t>(kHeaderSize + n);
+    if (cfg_.stream_offsets) {
+      push_frame(Cmd::PshAt, id, data.subspan(done, n), prio, &s->tx_offset);
+      s->tx_offset += static_cast<std::uint32_t>(n);
+    } else {
+      push_frame(Cmd::Psh, id, data.subspan(done, n), prio);
+    }
+    s->queued += static_cast<std::uint32_t>(kHeaderSize + extra + n);
     stats_.payload_out += n;
     done += n;
   }
@@ -254,6 +268,12 @@ ByteView Session::pending_output() const {
   // Priority frames wait for the end of the frame in progress, not for the whole queue.
   if (prio_.bytes.size() > 0 && !out_.marks.empty()) return v.first(out_.marks.front().bytes);
   return v;
+}
+
+ByteView Session::pending_frame() const {
+  const OutQueue& q = serve_priority() ? prio_ : out_;
+  if (q.marks.empty()) return {};
+  return q.bytes.view().first(std::min<std::size_t>(q.marks.front().bytes, q.bytes.size()));
 }
 
 void Session::consume_output(std::size_t n) {

@@ -64,6 +64,9 @@ struct Stats {
   std::uint64_t dropped_bytes = 0;    // PSH payload discarded (unknown/closed/reset stream)
   std::uint64_t streams_reset = 0;
   std::uint64_t input_stalls = 0;
+  // Stream offsets (Config::stream_offsets): frames delivered by input_early() and their bytes,
+  // and payload bytes input() skipped because input_early() had delivered them.
+  std::uint64_t early_frames = 0, early_bytes = 0, duplicate_bytes = 0;
 };
 
 class Session {
@@ -80,6 +83,13 @@ class Session {
   // again after Event::InputReady) or the session failed (failed(): drop the transport).
   std::size_t input(ByteView bytes, TimeMs now);
   bool input_blocked() const { return blocked_; }
+  // Stream offsets only (Config::stream_offsets; otherwise does nothing): `segment` is one whole
+  // KCP segment that arrived ahead of a gap in the byte stream input() sees, holding whole
+  // frames. Each PshAt frame in it whose offset is exactly where its (live, reading) stream's
+  // data has got to, and that fits its buffers, is delivered now; input() skips those bytes
+  // when the byte stream reaches them. Anything else in the segment waits for input(). Never
+  // fails the session: a segment it cannot read is left to input().
+  void input_early(ByteView segment, TimeMs now);
   // The byte stream underneath ended or broke: fails the session (Errc::transport_closed).
   void transport_closed();
 
@@ -113,6 +123,9 @@ class Session {
   // boundary when the other queue has frames waiting to go first.
   ByteView pending_output() const;
   void consume_output(std::size_t n);
+  // The rest of the next frame pending_output() would give (the whole frame when nothing of it
+  // was consumed): for a caller that keeps frames within KCP segments (stream offsets).
+  ByteView pending_frame() const;
   // Copying variant: moves up to out.size() bytes into `out`; returns how many.
   std::size_t poll_output(MutByteView out);
   std::optional<Event> poll_event();
@@ -149,6 +162,8 @@ class Session {
     Errc error{};               // reset reason
     std::uint32_t queued = 0;   // bytes of its PSH frames still in the outbound buffer
     std::uint32_t sent = 0;     // payload bytes written, counted up to priority_bytes
+    std::uint32_t tx_offset = 0; // stream offsets: payload bytes written (mod 2^32)
+    std::uint32_t rx_offset = 0; // stream offsets: payload bytes received in order (mod 2^32)
   };
   // One frame in the outbound buffer (bytes not yet consumed), for per-stream accounting.
   struct FrameMark {
@@ -182,7 +197,9 @@ class Session {
   const Stream* find(StreamId id) const;
   Stream& add_stream(StreamId id);
   void emit(EventKind kind, StreamId id, std::error_code error = {});
-  void push_frame(Cmd cmd, StreamId id, ByteView payload = {}, bool priority = false);
+  // `offset` set: a PshAt frame, the offset written before the payload.
+  void push_frame(Cmd cmd, StreamId id, ByteView payload = {}, bool priority = false,
+                  const std::uint32_t* offset = nullptr);
   bool young(const Stream& s) const { return s.sent < cfg_.priority_bytes; }
   bool serve_priority() const;
   std::size_t out_size() const { return out_.bytes.size() + prio_.bytes.size(); }
@@ -201,6 +218,7 @@ class Session {
   void on_syn(StreamId id);
   void on_fin(StreamId id);
   void on_psh(StreamId id);
+  bool begin_at_data();
   bool refuse(StreamId id);
   std::size_t payload_room(Stream*& target, StallReason& why);
   void stall(StallReason why, StreamId id, TimeMs now);
@@ -225,6 +243,12 @@ class Session {
   bool idle_reported_ = false;
   StreamId rx_sid_ = 0;   // stream of the frame whose payload is being decoded
   bool rx_deliver_ = false;
+  // The PshAt frame whose payload input() is decoding: its offset field as it arrives, then
+  // how many of its data bytes input_early() delivered already.
+  bool rx_at_ = false;
+  std::uint32_t rx_at_have_ = 0;
+  std::array<std::uint8_t, kOffsetSize> rx_at_buf_{};
+  std::uint32_t rx_skip_ = 0;
   bool blocked_ = false;
   StallReason stall_reason_ = StallReason::Stream;
   StreamId stall_sid_ = 0;

@@ -32,6 +32,21 @@ std::size_t Session::input(ByteView in, TimeMs now) {
   while (pos < in.size()) {
     const ByteView rest = in.subspan(pos);
     if (decoder_.in_payload()) {
+      if (rx_at_ && rx_at_have_ < kOffsetSize) {  // a PshAt frame's offset field
+        const auto step = decoder_.next(rest, kOffsetSize - rx_at_have_);
+        std::copy(step.payload.begin(), step.payload.end(), rx_at_buf_.begin() + rx_at_have_);
+        rx_at_have_ += static_cast<std::uint32_t>(step.consumed);
+        pos += step.consumed;
+        if (rx_at_have_ == kOffsetSize && !begin_at_data()) break;
+        continue;
+      }
+      if (rx_skip_ > 0) {  // bytes input_early() delivered already
+        const auto step = decoder_.next(rest, rx_skip_);
+        rx_skip_ -= static_cast<std::uint32_t>(step.consumed);
+        stats_.duplicate_bytes += step.consumed;
+        pos += step.consumed;
+        continue;
+      }
       Stream* target = nullptr;
       StallReason why = StallReason::Stream;
       const std::size_t room = payload_room(target, why);
@@ -43,6 +58,7 @@ std::size_t Session::input(ByteView in, TimeMs now) {
       pos += step.consumed;
       if (target != nullptr) {
         target->rx.append(step.payload);
+        target->rx_offset += static_cast<std::uint32_t>(step.payload.size());
         recv_total_ += step.payload.size();
         stats_.payload_in += step.payload.size();
         wake_reader(*target, rx_sid_);
@@ -127,10 +143,21 @@ void Session::on_header(const FrameHeader& h, TimeMs now) {
   ++stats_.frames_in;
   rx_sid_ = h.stream_id;
   rx_deliver_ = false;
+  rx_at_ = false;
+  rx_skip_ = 0;
   switch (h.cmd) {
     case Cmd::Syn: on_syn(h.stream_id); break;
     case Cmd::Fin: on_fin(h.stream_id); break;
     case Cmd::Psh: on_psh(h.stream_id); break;
+    case Cmd::PshAt:  // (the decoder accepts it only with stream offsets)
+      if (h.length < kOffsetSize) {
+        fail(Errc::bad_offset);
+        return;
+      }
+      rx_at_ = true;
+      rx_at_have_ = 0;
+      on_psh(h.stream_id);
+      break;
     case Cmd::Nop: return;  // ignored; its payload (if any) is skipped
   }
   last_activity_ = now;
@@ -204,6 +231,59 @@ void Session::on_psh(StreamId id) {
   push_frame(Cmd::Fin, id, {}, true);
   recent_fins_.remember(id);
   ++stats_.fin_answers;
+}
+
+}  // namespace paniq::mux
+
+namespace paniq::mux {
+
+// The offset of the PshAt frame being decoded is complete: skip what input_early() delivered
+// of it. An offset ahead of the stream's data means the peer skipped bytes: the stream's data
+// can no longer be trusted, and the session fails (false).
+bool Session::begin_at_data() {
+  if (!rx_deliver_) return true;  // the payload is dropped anyway
+  const Stream* s = find(rx_sid_);
+  if (s == nullptr) return true;
+  const std::uint32_t off = get_u32_le(rx_at_buf_.data());
+  if (static_cast<std::int32_t>(off - s->rx_offset) > 0) {
+    fail(Errc::bad_offset);
+    return false;
+  }
+  const std::uint32_t behind = s->rx_offset - off;
+  rx_skip_ = static_cast<std::uint32_t>(std::min<std::size_t>(behind, decoder_.payload_remaining()));
+  return true;
+}
+
+void Session::input_early(ByteView segment, TimeMs now) {
+  if (!cfg_.stream_offsets || failed()) return;
+  touch(now);
+  std::size_t pos = 0;
+  while (segment.size() - pos >= kHeaderSize) {
+    const auto h = decode_header(segment.subspan(pos), true);
+    if (!h) return;
+    pos += kHeaderSize;
+    if (h->length > segment.size() - pos) return;  // not a whole frame: not ours to read
+    const ByteView payload = segment.subspan(pos, h->length);
+    pos += h->length;
+    if (h->cmd != Cmd::PshAt || payload.size() <= kOffsetSize) continue;
+    Stream* s = find(h->stream_id);
+    if (s == nullptr || !s->rx_open) continue;
+    if (get_u32_le(payload.data()) != s->rx_offset) continue;  // not the stream's next bytes
+    const ByteView data = payload.subspan(kOffsetSize);
+    if (s->rx.size() + data.size() > cfg_.stream_recv_buffer ||
+        recv_total_ + data.size() > cfg_.session_recv_budget) {
+      continue;
+    }
+    s->rx.append(data);
+    s->rx_offset += static_cast<std::uint32_t>(data.size());
+    recv_total_ += data.size();
+    stats_.payload_in += data.size();
+    ++stats_.early_frames;
+    stats_.early_bytes += data.size();
+    last_activity_ = now_;
+    idle_reported_ = false;
+    wake_reader(*s, h->stream_id);
+  }
 }
 
 }  // namespace paniq::mux

@@ -36,6 +36,20 @@ kcp::Config kcp_config(const LinkConfig& cfg, std::uint32_t conv, bool secure) {
   return c;
 }
 
+// With stream offsets (both ends agreed in the encrypted handshake, docs/protocol.md 7.8) every
+// frame must fit one KCP segment; an MSS too small for a useful PshAt frame leaves them off.
+mux::Config mux_config(const LinkConfig& cfg, const kcp::Engine& kcp,
+                       const envelope::SecureKeys* secure) {
+  mux::Config m = cfg.mux;
+  constexpr std::uint32_t kMinData = 64;
+  const std::uint32_t frame_room = kcp.mss() > mux::kHeaderSize ? kcp.mss() - mux::kHeaderSize : 0;
+  if (secure != nullptr && secure->stream_offsets && frame_room >= mux::kOffsetSize + kMinData) {
+    m.stream_offsets = true;
+    m.max_frame_size = std::min(m.max_frame_size, frame_room);
+  }
+  return m;
+}
+
 const LinkConfig& checked(const LinkConfig& cfg) {
   if (auto ok = cfg.validate(); !ok) throw std::invalid_argument(ok.error().message);
   return cfg;
@@ -86,7 +100,7 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
       framer_(framer),
       rng_(rng),
       kcp_(kcp_config(cfg, conv, secure != nullptr)),
-      mux_(cfg.mux, now),
+      mux_(mux_config(cfg, kcp_, secure), now),
       prefix_len_(framer.prefix_len(obf::MessageType::Transport)),
       now_(now),
       last_rx_(now) {
@@ -162,6 +176,11 @@ InputResult Link::handle_segments(ByteView inner, std::size_t padding_len, TimeM
   if (kcp_.input(inner, clock32(now)) != kcp::Errc::ok) {
     ++stats_.drop_kcp_rejected;
     return InputResult::kcp_rejected;
+  }
+  if (mux_.config().stream_offsets) {
+    // Frames of other streams than the one a lost segment holds up go to their streams now.
+    kcp_.early_segments(early_);
+    for (const ByteView seg : early_) mux_.input_early(seg, now_);
   }
   if (cfg_.liveness.enabled && cfg_.liveness.rx_probes > 0 &&
       (kcp_.rcv_nxt() != rcv_nxt || kcp_.nrcv_buf() != nrcv_buf)) {
@@ -241,10 +260,13 @@ void Link::pump_rx(TimeMs now) {
 }
 
 void Link::pump_tx(TimeMs) {
+  const bool records = mux_.config().stream_offsets;
   for (;;) {
-    const ByteView pending = mux_.pending_output();
+    // With stream offsets each frame goes whole into one segment, so that a segment arriving
+    // ahead of a gap holds frames the peer can read (Session::input_early).
+    const ByteView pending = records ? mux_.pending_frame() : mux_.pending_output();
     if (pending.empty()) return;
-    auto took = kcp_.send(pending);
+    auto took = records ? kcp_.send_record(pending) : kcp_.send(pending);
     if (!took || *took == 0) return;  // KCP's send queue is full: continue after ACKs
     mux_.consume_output(*took);
     kcp_dirty_ = true;

@@ -309,6 +309,7 @@ class Link {
   std::optional<envelope::ReplayWindow> replay_;  // with transport_replay
   std::unique_ptr<envelope::SecureChannel> secure_;  // encrypted mode
   Bytes scratch_;  // encrypted mode: the opened datagram
+  std::vector<ByteView> early_;  // stream offsets: segments the last input stored ahead of a gap
   bool last_newest_ = false;
   // Receive-stall probes (LivenessConfig::rx_probes).
   bool rx_probe_armed_ = false;

@@ -152,7 +152,8 @@ TEST(Bottleneck, TwoFlowsShareTheLink) {
 // Diagnostics, not tests (disabled: they print figures and assert nothing). Run them with
 //   build/tests/sim/sim_kcp --gtest_also_run_disabled_tests --gtest_filter='Bottleneck.DISABLED_*'
 // (PANIQ_SIM_BATCHED=1: packed output, in Explore and Trace; PANIQ_SIM_SEEDS=N: Explore also
-// prints the mean over N seeds; PANIQ_SIM_TRACE=bps,rtt,loss[,jitter] for the trace).
+// prints the mean over N seeds; PANIQ_SIM_TRACE=bps,rtt,loss[,jitter] for the trace, with
+// PANIQ_SIM_SEED=N for another seed than 42).
 TEST(Bottleneck, DISABLED_ExploreTwoFlows) {
   for (std::uint32_t rtt : {20u, 200u}) {
     for (SimTime secs : {2, 6, 20}) {
@@ -247,7 +248,9 @@ TEST(Bottleneck, DISABLED_Trace) {
                 (unsigned long long)e.stats().retransmits, (unsigned long long)e.stats().fast_retransmits,
                 (unsigned long long)e.stats().timeout_losses);
   };
-  auto r = run_bottleneck(s, s, p, bps / 8 * 6, 1, 42, 120'000, opt);
+  const char* seed_env = std::getenv("PANIQ_SIM_SEED");  // default 42
+  const std::uint64_t seed = seed_env ? std::strtoull(seed_env, nullptr, 10) : 42;
+  auto r = run_bottleneck(s, s, p, bps / 8 * 6, 1, seed, 120'000, opt);
   std::printf("goodput %.3f MB/s drops %.2f%% wire %.3f\n", r.flows[0].goodput() / 1e6,
               100 * r.drop_share(), r.wire_per_payload());
 }

@@ -390,6 +390,58 @@ TEST(Engine, OutOfOrderSegmentsAreReassembled) {
   }
 }
 
+// Stream offsets (docs/protocol.md 7.8) need records that never straddle segments.
+TEST(Engine, SendRecordKeepsEveryRecordWithinOneSegment) {
+  Engine e(base());
+  const std::size_t mss = e.mss();
+  const Bytes small(mss / 3, 7), large(mss / 2 + 1, 8), whole(mss, 9);
+  ASSERT_EQ(*e.send_record(small), small.size());
+  ASSERT_EQ(*e.send_record(small), small.size());  // two thirds: fits with the first
+  ASSERT_EQ(*e.send_record(large), large.size());  // would straddle: a new segment
+  ASSERT_EQ(*e.send_record(whole), whole.size());  // exactly the MSS: its own segment
+  EXPECT_EQ(e.send_record(Bytes(mss + 1, 1)).error().code, Errc::message_too_large);
+  e.flush(1);
+  std::vector<std::uint32_t> lens;
+  for (const Bytes& d : drain(e)) {
+    for (std::size_t off = 0; off + kOverhead <= d.size();) {
+      SegmentView seg;
+      ASSERT_EQ(decode_segment(ByteView(d).subspan(off), seg), Errc::ok);
+      if (seg.header.cmd == static_cast<std::uint8_t>(Cmd::push)) lens.push_back(seg.header.len);
+      off += kOverhead + seg.header.len;
+    }
+  }
+  EXPECT_EQ(lens, (std::vector<std::uint32_t>{static_cast<std::uint32_t>(2 * small.size()),
+                                              static_cast<std::uint32_t>(large.size()),
+                                              static_cast<std::uint32_t>(mss)}));
+}
+
+TEST(Engine, EarlySegmentsAreTheOnesStoredAheadOfAGap) {
+  Engine e(base());
+  std::vector<ByteView> early;
+  ASSERT_EQ(e.input(segment(Cmd::push, 128, 0, 0, 0, Bytes{0}), 1), Errc::ok);
+  e.early_segments(early);
+  EXPECT_TRUE(early.empty());  // in order: nothing early
+  ASSERT_EQ(e.input(segment(Cmd::push, 128, 0, 2, 0, Bytes{2, 2}), 1), Errc::ok);
+  e.early_segments(early);
+  ASSERT_EQ(early.size(), 1u);  // sn 2, with sn 1 missing
+  EXPECT_EQ(Bytes(early[0].begin(), early[0].end()), (Bytes{2, 2}));
+  // A duplicate of it is not reported again; nor is a segment that closes the gap.
+  ASSERT_EQ(e.input(segment(Cmd::push, 128, 0, 2, 0, Bytes{2, 2}), 1), Errc::ok);
+  e.early_segments(early);
+  EXPECT_TRUE(early.empty());
+  // One datagram holding sn 4 (early) and then sn 1 (fills the gap up to 2): only 4 is early.
+  Bytes both = segment(Cmd::push, 128, 0, 4, 0, Bytes{4});
+  const Bytes one = segment(Cmd::push, 128, 0, 1, 0, Bytes{1});
+  both.insert(both.end(), one.begin(), one.end());
+  ASSERT_EQ(e.input(both, 1), Errc::ok);
+  e.early_segments(early);
+  ASSERT_EQ(early.size(), 1u);
+  EXPECT_EQ(early[0].size(), 1u);
+  EXPECT_EQ(early[0][0], 4);
+  Bytes buf(16);
+  EXPECT_EQ(*e.recv(buf), 4u);  // 0, 1, 2, 2: delivered in order as always
+}
+
 TEST(Engine, LargerPeerSegmentsAreAccepted) {
   // The peer's MTU is its own (PROTOCOL.md 6.3): accept segments above our MSS.
   Config c = base();

@@ -181,14 +181,17 @@ void ship(T& obj, sim::Network& net, sim::Side side) {
 // flush, ship, run timers, jump to the next event.
 class LinkPair {
  public:
+  // `secure_a` / `secure_b` set: encrypted mode with these keys (mirror images of each other).
   LinkPair(const LinkConfig& client, const LinkConfig& server, const obf::Config& obf,
-           const sim::LinkParams& a_to_b, const sim::LinkParams& b_to_a, std::uint64_t seed)
+           const sim::LinkParams& a_to_b, const sim::LinkParams& b_to_a, std::uint64_t seed,
+           const envelope::SecureKeys* secure_a = nullptr,
+           const envelope::SecureKeys* secure_b = nullptr)
       : net(a_to_b, b_to_a, seed),
         framer_(framer(obf)),
         rng_a_(seed * 3 + 1),
         rng_b_(seed * 5 + 2),
-        a(client, 0x12345678, framer_, rng_a_, 0),
-        b(server, 0x12345678, framer_, rng_b_, 0) {}
+        a(client, 0x12345678, framer_, rng_a_, 0, secure_a),
+        b(server, 0x12345678, framer_, rng_b_, 0, secure_b) {}
 
   sim::Network net;
 
