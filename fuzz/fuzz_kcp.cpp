@@ -44,6 +44,19 @@ void require(bool ok) {
   if (!ok) std::abort();
 }
 
+// The segments the last input stored ahead of a gap: each view must be readable (ASan) and no
+// longer than a segment the engine accepts.
+void check_early(const Engine& e) {
+  static std::vector<ByteView> early;
+  e.early_segments(early);
+  std::uint64_t sum = 0;
+  for (const ByteView v : early) {
+    for (const std::uint8_t b : v) sum += b;
+    require(v.size() < 70000);
+  }
+  (void)sum;
+}
+
 void check_invariants(Engine& e, std::uint32_t now) {
   const auto& c = e.config();
   require(e.nsnd_buf() <= e.snd_nxt() - e.snd_una());
@@ -118,6 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           paniq::kcp::append_segment(scratch, h, in.bytes(in.u16() % 1500));
         }
         require(e.input(scratch, now) == paniq::kcp::Errc::ok);
+        check_early(e);
         break;
       }
       case 3: {  // send
@@ -155,6 +169,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 10:
         e.trim();
         break;
+      case 11: {  // records that stay within one segment (stream offsets)
+        const std::size_t n = in.u16() % (e.mss() + 8);
+        scratch.assign(n, static_cast<std::uint8_t>(op));
+        auto r = e.send_record(scratch);
+        if (e.config().stream) require(n <= e.mss() ? r.ok() : !r.ok());
+        break;
+      }
       default:
         (void)e.writable();
         break;

@@ -1,7 +1,9 @@
 // LINK: paniq_mux
 // Fuzzes the smux frame decoder (any split must decode like the whole) and the session (peer
 // bytes mixed with application commands) against the session's invariants: receive memory
-// within its bounds, outbound bounded, our own output always a valid frame stream.
+// within its bounds, outbound bounded, our own output always a valid frame stream. With stream
+// offsets (flag bit 2) peer bytes also come as whole segments through input_early(), and
+// PSH@ frames with any offset.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,9 +28,9 @@ struct Decoded {
   Errc code{};
 };
 
-Decoded decode(ByteView data, ByteView splits) {
+Decoded decode(ByteView data, ByteView splits, bool offsets) {
   Decoded d;
-  FrameDecoder dec;
+  FrameDecoder dec(kMaxPayload, offsets);
   std::size_t s = 0;
   while (!data.empty() && !d.error) {
     std::size_t piece = data.size();
@@ -52,18 +54,23 @@ Decoded decode(ByteView data, ByteView splits) {
 }
 
 void fuzz_decoder(ByteView data) {
+  const bool offsets = !data.empty() && (data[0] & 0x10) != 0;
   const std::size_t n = data.empty() ? 0 : data[0] % 16;
   const ByteView splits = data.subspan(data.empty() ? 0 : 1).first(std::min(n, data.size() - 1));
   const ByteView body = data.subspan(std::min(data.size(), 1 + n));
-  const Decoded whole = decode(body, {});
-  const Decoded split = decode(body, splits);
+  const Decoded whole = decode(body, {}, offsets);
+  const Decoded split = decode(body, splits, offsets);
+  if (!whole.error) {  // every header decode_header() reads the same way
+    for (const FrameHeader& h : whole.headers) check(h.cmd != Cmd::PshAt || offsets);
+  }
   check(whole.headers == split.headers && whole.payload == split.payload);
   check(whole.error == split.error && whole.code == split.code);
 }
 
 class SessionFuzz {
  public:
-  explicit SessionFuzz(std::uint8_t flags) : s_(make_config(flags), 0) {}
+  explicit SessionFuzz(std::uint8_t flags)
+      : s_(make_config(flags), 0), out_decoder_(kMaxPayload, (flags & 4) != 0) {}
 
   void run(ByteView ops) {
     Bytes buf(4096);
@@ -71,7 +78,7 @@ class SessionFuzz {
       const std::uint8_t op = ops[0], a = ops[1], b = ops[2];
       ops = ops.subspan(3);
       const StreamId id = a % 16;
-      switch (op % 12) {
+      switch (op % 14) {
         case 0: case 1: {  // raw peer bytes
           const std::size_t k = std::min<std::size_t>(b, ops.size());
           peer(ops.first(k));
@@ -91,6 +98,24 @@ class SessionFuzz {
         case 9: take_output(b * 16u); break;
         case 10: now_ += b * 4u; s_.handle_timeout(now_); break;
         case 11: if (a == 0xff && b == 0xff) s_.transport_closed(); break;
+        case 12: {  // a raw segment that arrived ahead of a gap
+          const std::size_t k = std::min<std::size_t>(b, ops.size());
+          s_.input_early(ops.first(k), now_);
+          ops = ops.subspan(k);
+          break;
+        }
+        case 13: {  // a well-formed PSH@ frame, early or in the byte stream
+          Bytes payload(4 + b % 32, a);
+          payload[0] = b % 8;  // small offsets: some match the stream's position
+          payload[1] = payload[2] = payload[3] = 0;
+          const Bytes f = encode_frame(Cmd::PshAt, id, payload);
+          if ((b & 0x80) != 0) {
+            s_.input_early(f, now_);
+          } else if (s_.config().stream_offsets) {
+            peer(f);
+          }
+          break;
+        }
       }
       invariants();
       if (!held_.empty()) peer({});  // retry held-back input (after InputReady)
@@ -101,6 +126,7 @@ class SessionFuzz {
   static Config make_config(std::uint8_t flags) {
     Config c = (flags & 1) != 0 ? Config::server_defaults() : Config::defaults();
     c.half_close = (flags & 2) != 0;
+    c.stream_offsets = (flags & 4) != 0;
     c.max_frame_size = 300;
     c.outbound_limit = 1000;
     c.max_streams = 6;

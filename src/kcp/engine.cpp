@@ -121,6 +121,7 @@ Result<std::size_t> Engine::send_message(ByteView data) {
 
 Result<std::size_t> Engine::send_record(ByteView record) {
   if (record.empty()) return std::size_t{0};
+  if (!stream_) return send_message(record);  // a message is a record already
   if (record.size() > mss_) {
     return make_error(Errc::message_too_large, "kcp: record of " + std::to_string(record.size()) +
                                                    " bytes exceeds the MSS " + std::to_string(mss_));

@@ -98,6 +98,7 @@ class Engine {
   // docs/protocol.md 7.8): queues `record` whole, appended to the last queued segment only
   // when it fits there entirely, else as a new segment. Returns record.size(), or 0 when the
   // queue has no room. Fails with Errc::message_too_large when the record exceeds the MSS.
+  // Message mode: the same as send().
   Result<std::size_t> send_record(ByteView record);
 
   // Data segments that the last input() stored ahead of a gap (sn above the next one in order),

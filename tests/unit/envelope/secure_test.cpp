@@ -276,5 +276,29 @@ TEST(SecureHandshake, WrongServerKeyOrProfileFails) {
   EXPECT_FALSE(secure_pattern_of(101));
 }
 
+// Stream offsets (docs/protocol.md 7.8) are on only when the client offered them (payload1 flag
+// bit 1) and the server took the offer (payload2 features bit 0): an older server, which never
+// sets the bit, or an older client, which never offers, leave them off on both ends.
+TEST(SecureHandshake, StreamOffsetsAreOnOnlyWhenBothEndsWantThem) {
+  const HsSetup s = hs_setup();
+  for (const bool offer : {false, true}) {
+    for (const bool accept : {false, true}) {
+      SeededRng rng(offer * 2 + accept + 30);
+      SecureClientParams cp{s.server_public, std::nullopt, s.cap, false};
+      cp.stream_offsets = offer;
+      auto c = SecureClientHandshake::start(cp, rng);
+      ASSERT_TRUE(c);
+      SecureServerParams sp{s.server_private, s.server_public, s.cap, false};
+      sp.stream_offsets = accept;
+      auto a = accept_secure_initiation(sp, crypto::noise::Pattern::NK, (*c)->message1(), 7, 8, rng);
+      ASSERT_TRUE(a) << a.error().message;
+      auto est = (*c)->finish(a->response_payload);
+      ASSERT_TRUE(est);
+      EXPECT_EQ(a->keys.stream_offsets, offer && accept) << offer << accept;
+      EXPECT_EQ(est->keys.stream_offsets, offer && accept) << offer << accept;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace paniq::envelope
