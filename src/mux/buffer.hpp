@@ -82,6 +82,7 @@ class RingQueue {
   }
   T& front() { return buf_[head_]; }
   const T& front() const { return buf_[head_]; }
+  T& back() { return buf_[(head_ + size_ - 1) & (buf_.size() - 1)]; }
   T pop() {
     T v = buf_[head_];
     head_ = (head_ + 1) & (buf_.size() - 1);

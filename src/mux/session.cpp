@@ -179,6 +179,22 @@ Result<std::size_t> Session::write(StreamId id, ByteView data, TimeMs now) {
       room = s->queued + kHeaderSize >= cap ? 0 : std::min(room, cap - s->queued - kHeaderSize);
     }
     if (room == 0) break;
+    if (cfg_.stream_offsets) {
+      // Frames must each fit one KCP segment, so a write's last frame is usually short: the
+      // next write tops it up while it waits, or every write would leave a part-filled segment.
+      const bool prio = young(*s);
+      std::size_t m = std::min(data.size() - done, room);
+      if (prio) m = std::min<std::size_t>(m, cfg_.priority_bytes - s->sent);
+      const std::size_t added = top_up(prio ? prio_ : out_, id, data.subspan(done, m));
+      if (added > 0) {
+        if (prio) s->sent += static_cast<std::uint32_t>(added);
+        s->tx_offset += static_cast<std::uint32_t>(added);
+        s->queued += static_cast<std::uint32_t>(added);
+        stats_.payload_out += added;
+        done += added;
+        continue;
+      }
+    }
     // With stream offsets each data frame also carries its 4-byte offset.
     const std::size_t extra = cfg_.stream_offsets ? kOffsetSize : 0;
     if (room <= extra) break;
@@ -268,6 +284,24 @@ ByteView Session::pending_output() const {
   // Priority frames wait for the end of the frame in progress, not for the whole queue.
   if (prio_.bytes.size() > 0 && !out_.marks.empty()) return v.first(out_.marks.front().bytes);
   return v;
+}
+
+// Appends to the last frame of `q` when it is a data frame of `id` that nothing of has been
+// taken yet and that is under max_frame_size; returns how many bytes it took (0: none).
+std::size_t Session::top_up(OutQueue& q, StreamId id, ByteView data) {
+  if (&q == &prio_ && cfg_.priority_bytes == 0) return 0;  // push_frame used out_
+  if (q.marks.empty() || data.empty()) return 0;
+  FrameMark& last = q.marks.back();
+  if (last.id != id || (q.mid && q.marks.size() == 1)) return 0;
+  const std::size_t limit = kHeaderSize + cfg_.max_frame_size;
+  if (last.bytes >= limit) return 0;
+  const std::size_t add = std::min(data.size(), limit - last.bytes);
+  std::uint8_t* p = q.bytes.extend(add);
+  std::copy_n(data.begin(), add, p);
+  std::uint8_t* header = p - last.bytes;
+  put_u16_le(header + 2, static_cast<std::uint16_t>(get_u16_le(header + 2) + add));
+  last.bytes += static_cast<std::uint32_t>(add);
+  return add;
 }
 
 ByteView Session::pending_frame() const {

@@ -201,6 +201,7 @@ class Session {
   void push_frame(Cmd cmd, StreamId id, ByteView payload = {}, bool priority = false,
                   const std::uint32_t* offset = nullptr);
   bool young(const Stream& s) const { return s.sent < cfg_.priority_bytes; }
+  std::size_t top_up(OutQueue& q, StreamId id, ByteView data);
   bool serve_priority() const;
   std::size_t out_size() const { return out_.bytes.size() + prio_.bytes.size(); }
   void touch(TimeMs now);

@@ -34,6 +34,10 @@ struct KcpSection {
   // (negotiated per session; Rust peers are never sent packed datagrams). false = never pack,
   // exactly the reference's one segment per datagram. JSON only (not in the CBOR form).
   bool pack_segments = true;
+  // Extension (docs/protocol.md 7.8): in encrypted sessions between paniq-cpp ends, offer
+  // (client) and accept (server) stream offsets, so that one stream's lost segment does not
+  // hold up the others. false = one ordered byte stream for all streams, as in plain mode.
+  bool stream_offsets = true;
   // Extensions (docs/kcp.md "Paced sender"), sender side only, so they work towards any peer:
   // "bbr" | "ikcp" | "none" (none = the reference's nc), "rack" | "ikcp", and the link rate a
   // user knows (Mbit/s on the wire; null = measure). JSON only.

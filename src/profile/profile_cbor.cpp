@@ -264,6 +264,7 @@ Value kcp_extension_map(const KcpSection& k) {
   if (k.congestion != d.congestion) m.put(2, Value::string(k.congestion));
   if (k.loss_recovery != d.loss_recovery) m.put(3, Value::string(k.loss_recovery));
   if (k.bandwidth_mbps) m.put(4, Value::float64(*k.bandwidth_mbps));
+  if (!k.stream_offsets) m.put(5, Value::boolean(false));
   return m;
 }
 
@@ -344,6 +345,9 @@ Result<void> decode_kcp_extensions(const Value& m, KcpSection& k) {
   auto pack = ext_value(m, 1, Kind::Bool, "x.8.1", "kcp.pack_segments");
   if (!pack) return pack.error();
   if (*pack) k.pack_segments = (*pack)->b;
+  auto offsets = ext_value(m, 5, Kind::Bool, "x.8.5", "kcp.stream_offsets");
+  if (!offsets) return offsets.error();
+  if (*offsets) k.stream_offsets = (*offsets)->b;
   if (auto r = ext_choice(m, 2, "x.8.2", "kcp.congestion", {"bbr", "ikcp", "none"}, k.congestion); !r) {
     return r;
   }

@@ -56,6 +56,7 @@ void read_kcp(const json& obj, KcpSection& k, ObjectReader& parent, std::vector<
   r.read_int("max_snd_queue", k.max_snd_queue);
   r.read_int("flush_interval_ms", k.flush_interval_ms);
   r.read_bool("pack_segments", k.pack_segments);
+  r.read_bool("stream_offsets", k.stream_offsets);
   read_choice(r, "congestion", {"bbr", "ikcp", "none"}, k.congestion);
   read_choice(r, "loss_recovery", {"rack", "ikcp"}, k.loss_recovery);
   if (const json* v = r.find("bandwidth_mbps"); v && !v->is_null()) {
@@ -230,6 +231,7 @@ std::string to_json(const Profile& p) {
                        {"max_snd_queue", opt(k->max_snd_queue)},
                        {"flush_interval_ms", k->flush_interval_ms}};
     if (!k->pack_segments) out["kcp"]["pack_segments"] = false;  // extension, only when off
+    if (!k->stream_offsets) out["kcp"]["stream_offsets"] = false;  // the same
     // Extensions, written only when they differ from the defaults.
     const KcpSection d;
     if (k->congestion != d.congestion) out["kcp"]["congestion"] = k->congestion;

@@ -58,6 +58,7 @@ Result<void> ClientSession::start(TimeMs now, WallTime wall) {
     sp.client_private = cfg_.client_private;
     sp.capability_key = *cfg_.auth.capability_key;
     sp.aes_fast = crypto::preferred_aead() == crypto::Aead::aes256gcm;
+    sp.stream_offsets = cfg_.link.stream_offsets;
     auto hs = envelope::SecureClientHandshake::start(sp, rng_);
     if (!hs) {
       state_ = ClientState::Handshaking;

@@ -120,6 +120,7 @@ Result<LinkConfig> link_config_from_profile(const profile::Profile& p, mux::Role
   c.mux.max_streams = static_cast<std::uint32_t>(
       std::clamp<std::uint64_t>(t.max_streams, 1, std::numeric_limits<std::uint32_t>::max()));
   c.liveness.enabled = role == mux::Role::Client;
+  c.stream_offsets = k.stream_offsets;
   if (auto ok = c.validate(); !ok) return ok.error();
   return c;
 }

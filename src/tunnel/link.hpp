@@ -96,6 +96,10 @@ struct LinkConfig {
   bool follow_packing = false;
   // Encrypted mode (docs/protocol.md 7): when the key schedule changes.
   envelope::RekeyPolicy rekey;
+  // Encrypted mode: offer (client) and accept (server) stream offsets in the handshake
+  // (docs/protocol.md 7.8; the profile's kcp.stream_offsets). A Link uses them only when the
+  // handshake agreed on them (SecureKeys::stream_offsets).
+  bool stream_offsets = true;
 
   static constexpr std::uint64_t kMaxReplayWindow = 65536;
 

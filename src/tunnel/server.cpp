@@ -77,6 +77,7 @@ ServerEndpoint::ServerEndpoint(const ServerConfig& cfg, obf::Framer framer, Rng&
     p.server_public = crypto::x25519_public(p.server_private);
     p.capability_key = *cfg_.secure_capability_key;
     p.aes_fast = crypto::preferred_aead() == crypto::Aead::aes256gcm;
+    p.stream_offsets = cfg_.link.stream_offsets;
     const crypto::Key32 hp = envelope::hp_key_c2s(p.server_public);
     if (crypto::aes256gcm_available()) hp_aes_.emplace(crypto::Aead::aes256gcm, hp);
     hp_chacha_.emplace(crypto::Aead::chacha20poly1305, hp);

@@ -196,5 +196,27 @@ TEST(StreamOffsets, ABulkTransferSplitAnyWayArrivesExactly) {
   EXPECT_EQ(p.server.stats().early_bytes, p.server.stats().duplicate_bytes);
 }
 
+TEST(StreamOffsets, ConsecutiveWritesFillTheLastFrameWhileItWaits) {
+  Pair p;
+  const StreamId id = *p.client.open_stream(0);
+  for (const Bytes& f : take_each_frame(p.client)) ASSERT_EQ(p.server.input(f, 0), f.size());  // SYN
+  // 12 data bytes per frame: 20 + 20 bytes make 12, 12, 12, 4 (not 12, 8, 12, 8).
+  ASSERT_EQ(*p.client.write(id, text("aaaaaaaaaaaaaaaaaaaa"), 0), 20u);
+  ASSERT_EQ(*p.client.write(id, text("bbbbbbbbbbbbbbbbbbbb"), 0), 20u);
+  auto frames = take_each_frame(p.client);
+  std::vector<std::size_t> sizes;
+  for (const Bytes& f : frames) sizes.push_back(f.size() - kHeaderSize - kOffsetSize);
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{12, 12, 12, 4}));
+  for (const Bytes& f : frames) ASSERT_EQ(p.server.input(f, 0), f.size());
+  // A frame already taken by the transport is not touched: the next write starts a new one.
+  ASSERT_EQ(*p.client.write(id, text("cc"), 0), 2u);
+  frames = take_each_frame(p.client);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(get_u32_le(frames[0].data() + kHeaderSize), 40u);
+  ASSERT_EQ(p.server.input(frames[0], 0), frames[0].size());
+  (void)take_events(p.server);
+  EXPECT_EQ(read_available(p.server, id), text("aaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbcc"));
+}
+
 }  // namespace
 }  // namespace paniq::mux

@@ -37,6 +37,7 @@ Profile full_client(std::uint64_t seed) {
   p.servers = {"127.0.0.1:4443", "127.0.0.2:5000-5010"};
   p.hop_interval = "20s-40s";
   p.kcp->pack_segments = false;
+  p.kcp->stream_offsets = false;
   p.kcp->congestion = "ikcp";
   p.kcp->loss_recovery = "ikcp";
   p.kcp->bandwidth_mbps = 12.5;
@@ -126,6 +127,7 @@ TEST(Link, EachExtensionAloneRoundTrips) {
       [&](Profile& p) { p.servers = full.servers; },
       [&](Profile& p) { p.hop_interval = "5s"; },
       [&](Profile& p) { p.kcp->pack_segments = false; },
+      [&](Profile& p) { p.kcp->stream_offsets = false; },
       [&](Profile& p) { p.kcp->congestion = "none"; },
       [&](Profile& p) { p.kcp->loss_recovery = "ikcp"; },
       [&](Profile& p) { p.kcp->bandwidth_mbps = 0.25; },
@@ -159,6 +161,7 @@ TEST(Link, ExtensionMapIsOneTextKeyAfterTheReferenceKeys) {
   without.servers.clear();
   without.hop_interval.reset();
   without.kcp->pack_segments = true;
+  without.kcp->stream_offsets = true;
   without.kcp->congestion = "bbr";
   without.kcp->loss_recovery = "rack";
   without.kcp->bandwidth_mbps.reset();

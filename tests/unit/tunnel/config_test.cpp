@@ -132,6 +132,32 @@ TEST(TunnelConfig, SegmentPackingFromProfile) {
   EXPECT_NE(bad.error().message.find("kcp.pack_segments"), std::string::npos) << bad.error().message;
 }
 
+// Stream offsets (docs/protocol.md 7.8): offered and accepted by default; kcp.stream_offsets =
+// false turns both off, and the JSON field round-trips (written only when off).
+TEST(TunnelConfig, StreamOffsetsFromProfile) {
+  auto p = load("example-profile.json");
+  auto c = client_config_from_profile(p);
+  auto s = server_config_from_profile(p);
+  ASSERT_TRUE(c && s);
+  EXPECT_TRUE(c->link.stream_offsets);
+  EXPECT_TRUE(s->link.stream_offsets);
+  p.kcp->stream_offsets = false;
+  c = client_config_from_profile(p);
+  s = server_config_from_profile(p);
+  ASSERT_TRUE(c && s);
+  EXPECT_FALSE(c->link.stream_offsets);
+  EXPECT_FALSE(s->link.stream_offsets);
+  std::vector<std::string> warnings;
+  auto back = profile::parse_profile_json(profile::to_json(p), warnings);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->kcp->stream_offsets);
+  auto doc = nlohmann::json::parse(profile::to_json(p));
+  doc["kcp"]["stream_offsets"] = "no";
+  auto bad = profile::parse_profile_json(doc.dump(), warnings);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("kcp.stream_offsets"), std::string::npos) << bad.error().message;
+}
+
 // The paced sender (docs/kcp.md 6): bbr + rack by default, the reference's nc + ikcp on request;
 // windows default to 4096 only for the paced sender; the bandwidth hint is converted from wire
 // Mbit/s to KCP segment bytes; bad values name the field; non-defaults round-trip.
