@@ -321,7 +321,10 @@ def measure(h, tunnel, case, args, sha, bins, delay):
         c1, d1 = bottleneck_counters(), delay.counters()
         res.update(goodput_mb_s=round(got / took / 1e6, 3) if took else 0.0, bulk_bytes=got,
                    bulk_seconds=round(took, 2), bulk_complete_sha_ok=ok,
-                   small_loaded_ms=median_ms(loaded), small_loaded_failed=loaded.count(None))
+                   small_loaded_ms=median_ms(loaded), small_loaded_failed=loaded.count(None),
+                   # every sample, in order (ms; None = failed): the median hides the spread
+                   small_idle_samples=[round(x, 1) if x is not None else None for x in idle],
+                   small_loaded_samples=[round(x, 1) if x is not None else None for x in loaded])
         for key in ("small_idle_ms", "small_loaded_ms"):
             res[key.replace("_ms", "_rtts")] = round(res[key] / rtt, 2) if res[key] else None
         wire = {}
