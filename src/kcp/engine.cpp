@@ -438,8 +438,11 @@ void Engine::parse_data(const SegmentHeader& h, ByteView data) {
   ++nrcv_buf_;
   if (h.sn == rcv_nxt_) {
     move_rcv_buf_to_queue();
-  } else if (stream_) {
-    early_.push_back(h.sn);
+  } else {
+    // Beyond a gap: an earlier segment of the peer's was lost (or overtaken).
+    loss_seen_ts_ = current_;
+    loss_seen_ = true;
+    if (stream_) early_.push_back(h.sn);
   }
 }
 

@@ -73,6 +73,7 @@ struct Stats {
   std::uint64_t timeout_losses = 0;    // segments declared lost by the retransmission timer
   std::uint64_t spurious_retransmits = 0;  // an ACK echoed an earlier transmission's ts
   std::uint64_t pacing_waits = 0;      // flushes that stopped on the pacing budget
+  std::uint64_t thin_copies = 0;       // second copies of a thin sender's new segments
 };
 
 class Engine {
@@ -271,6 +272,13 @@ class Engine {
   std::uint32_t current_ = 0, interval_, ts_flush_;
   std::uint32_t nrcv_buf_ = 0, nsnd_buf_ = 0, nrcv_que_ = 0, nsnd_que_ = 0;
   std::vector<std::uint32_t> early_;  // sns stored ahead of a gap by the last input()
+  // Thin-sender copies (engine_paced.cpp): a loss was seen (ours or the peer's) at this time.
+  static constexpr std::size_t kThinSegments = 2;
+  static constexpr std::uint32_t kThinLossMemoryMs = 10000;
+  bool loss_seen_ = false;
+  Clock32 loss_seen_ts_ = 0;
+  bool thin_copies_due() const;
+  void send_thin_copies(const std::uint32_t* sns, std::size_t n);
   std::uint32_t nodelay_;
   bool updated_ = false;
   std::uint32_t ts_probe_ = 0, probe_wait_ = 0;

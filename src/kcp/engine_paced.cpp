@@ -4,6 +4,7 @@
 // wire format: segments, ACKs and windows are ikcp's, so it works towards any KCP peer.
 // docs/kcp.md "Paced sender" describes the rules and their constants.
 #include <algorithm>
+#include <array>
 
 #include "kcp/engine.hpp"
 
@@ -107,6 +108,8 @@ void Engine::mark_lost(SndSeg& s, bool timeout) {
     s.in_flight = false;
   }
   ++lost_pending_;
+  loss_seen_ts_ = current_;
+  loss_seen_ = true;
   if (timeout) {
     ++stats_.timeout_losses;
     back_off(s);  // when the timer declares the loss (the resend may wait for the budget)
@@ -283,6 +286,9 @@ void Engine::flush_paced(std::uint16_t) {
     note_resend(s.resendts, have);
   }
   // New data within the windows, the in-flight cap and the budget.
+  std::array<std::uint32_t, kThinSegments> fresh{};
+  std::size_t nfresh = 0;
+  bool bulk = false;
   if (lost_pending_ == 0) {
     const std::uint32_t wnd = std::min({snd_wnd_, rmt_wnd_, cc_->sequence_window()});
     while (nsnd_que_ > 0 && time_diff(snd_nxt_, snd_una_ + wnd) < 0 && inflight_bytes_ < cap) {
@@ -303,7 +309,15 @@ void Engine::flush_paced(std::uint16_t) {
       ++stats_.out_data_segments;
       bool have = !first_live;
       note_resend(s.resendts, have);
+      if (nfresh < fresh.size()) {
+        fresh[nfresh++] = sn;
+      } else {
+        bulk = true;
+      }
     }
+  }
+  if (nfresh > 0 && !bulk && nsnd_que_ == 0 && nsnd_buf_ <= kThinSegments && thin_copies_due()) {
+    send_thin_copies(fresh.data(), nfresh);
   }
   if (out_.open_size() > 0) {
     out_.close();
@@ -312,6 +326,40 @@ void Engine::flush_paced(std::uint16_t) {
   // Nothing more to send while the windows had room: the next samples are app-limited.
   if (nsnd_que_ == 0 && lost_pending_ == 0 && inflight_bytes_ < cap) {
     app_limited_until_ = std::max<std::uint64_t>(delivered_ + inflight_bytes_, 1);
+  }
+}
+
+// A thin sender (a request, a reply, a keystroke: all it has is in these few segments) learns of
+// a lost one only from its retransmission timer, since nothing sent after it can be acknowledged
+// first: a round trip or more of delay on a lossy path. So while the path shows loss (our own
+// segments declared lost, or the peer's arriving beyond a gap, within kThinLossMemoryMs), each
+// such segment goes a second time at once, in a datagram of its own; with independent loss of p
+// both copies are lost with p^2. The copy is redundancy, not a transmission: no pacing budget,
+// in-flight, RACK or rate state, and the peer treats it as the duplicate it is (acknowledged,
+// not delivered twice). Never on a clean path, never for bulk.
+bool Engine::thin_copies_due() const {
+  return cfg_.thin_copies && loss_seen_ &&
+         time_diff(current_, loss_seen_ts_) < static_cast<std::int32_t>(kThinLossMemoryMs);
+}
+
+void Engine::send_thin_copies(const std::uint32_t* sns, std::size_t n) {
+  if (out_.open_size() > 0) {  // the copies travel in a datagram of their own
+    out_.close();
+    ++stats_.out_datagrams;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const SndSeg& s = snd_[sns[i]];
+    SegmentHeader h;
+    h.conv = conv_;
+    h.cmd = static_cast<std::uint8_t>(Cmd::push);
+    h.wnd = static_cast<std::uint16_t>(wnd_unused());
+    h.ts = s.ts;
+    h.sn = sns[i];
+    h.una = rcv_nxt_;
+    h.frg = s.frg;
+    h.len = s.len;
+    emit_segment(h, s.data);
+    ++stats_.thin_copies;
   }
 }
 

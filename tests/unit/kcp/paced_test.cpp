@@ -235,5 +235,66 @@ TEST(Paced, LanReceiverHoldsAcksByCount) {
   EXPECT_EQ(take(b).size(), 16u) << "sixteen waiting ACKs are not held";
 }
 
+// A thin sender (a request: one segment, nothing queued) sends it twice, in two datagrams, once
+// the path has shown loss; never on a clean path and never for bulk (docs/kcp.md 6.6).
+TEST(Paced, AThinSenderSendsItsSegmentsTwiceOnlyWhileThePathShowsLoss) {
+  Engine a(paced()), b(paced());
+  Clock32 t = 1000;
+  warm_up(a, b, t);
+  const Bytes request(200, 0x11);
+  auto push_copies = [](const Datagrams& ds, std::uint32_t sn) {
+    std::size_t n = 0;
+    for (const Bytes& d : ds) {
+      for (std::size_t off = 0; off + kOverhead <= d.size();) {
+        SegmentView seg;
+        EXPECT_EQ(decode_segment(ByteView(d).subspan(off), seg), Errc::ok);
+        if (seg.header.cmd == static_cast<std::uint8_t>(Cmd::push) && seg.header.sn == sn) ++n;
+        off += kOverhead + seg.header.len;
+      }
+    }
+    return n;
+  };
+  // Clean so far: one copy.
+  ASSERT_EQ(*b.send(request), request.size());
+  const std::uint32_t first = b.snd_nxt();
+  b.flush(t);
+  EXPECT_EQ(push_copies(take(b), first), 1u);
+  EXPECT_EQ(b.stats().thin_copies, 0u);
+  // The peer's segment 1 arrives before its segment 0: the path loses (or reorders) datagrams.
+  t += 5;
+  const Bytes data(100, 0x22);
+  Bytes d1;
+  append_segment(d1, SegmentHeader{0x7E57, static_cast<std::uint8_t>(Cmd::push), 0, 4096, t, 2, 0,
+                                   static_cast<std::uint32_t>(data.size())}, data);
+  ASSERT_EQ(b.input(d1, t), Errc::ok);
+  ASSERT_EQ(*b.send(request), request.size());
+  const std::uint32_t second = b.snd_nxt();
+  b.flush(t);
+  const Datagrams two = take(b);
+  EXPECT_EQ(push_copies(two, second), 2u);
+  std::size_t holding = 0;  // in two different datagrams
+  for (const Bytes& d : two) holding += push_copies({d}, second);
+  EXPECT_EQ(holding, 2u);
+  for (const Bytes& d : two) EXPECT_LE(push_copies({d}, second), 1u);
+  EXPECT_EQ(b.stats().thin_copies, 1u);
+  // Bulk (more than two new segments at once): no copies.
+  const Bytes bulk(5 * b.mss(), 0x33);
+  ASSERT_EQ(*b.send(bulk), bulk.size());
+  const std::uint32_t bulk_first = b.snd_nxt();
+  b.flush(t);
+  EXPECT_EQ(push_copies(take(b), bulk_first), 1u);
+  EXPECT_EQ(b.stats().thin_copies, 1u);
+  // Ten seconds after the last sign of loss: one copy again.
+  Engine c(paced()), d(paced());
+  Clock32 u = 1000;
+  warm_up(c, d, u);
+  ASSERT_EQ(d.input(d1, u), Errc::ok);
+  u += 10'001;
+  ASSERT_EQ(*d.send(request), request.size());
+  const std::uint32_t late = d.snd_nxt();
+  d.flush(u);
+  EXPECT_EQ(push_copies(take(d), late), 1u);
+}
+
 }  // namespace
 }  // namespace paniq::kcp
