@@ -81,7 +81,7 @@ struct Config {
   std::uint32_t mss() const { return mtu - 24; }
   // True when flush() runs the paced sender (engine_paced.cpp) rather than ikcp's flush.
   // Paced sender only: a sender with at most two new segments and nothing else queued sends
-  // each of them twice while the path shows loss (engine_paced.cpp, docs/kcp.md 6.6).
+  // each of them twice while the path shows loss (engine_paced.cpp, docs/kcp.md 6.3).
   bool thin_copies = true;
   bool paced_sender() const {
     return congestion == Congestion::bbr || loss_recovery == LossRecovery::rack;

@@ -45,13 +45,13 @@ void log_link_telemetry(const char* role, std::uint64_t session, const tunnel::L
       "retrans={} fast_retrans={} srtt={} rto={} cwnd={} rmt_wnd={} snd_que={} snd_buf={} "
       "rcv_que={} rcv_buf={} drop_invalid={} drop_kcp={} drop_backlog={} input_pauses={} "
       "packing={} out_segments={} packed_in={} pacing_Bps={} inflight={} rack_lost={} "
-      "rto_lost={} spurious={} pacing_waits={} early_frames={}{}",
+      "rto_lost={} spurious={} pacing_waits={} thin_copies={} early_frames={}{}",
       role, session, link.conv(), ks.bytes_sent, ks.bytes_received, ks.out_datagrams,
       ks.in_datagrams, ks.retransmits, ks.fast_retransmits, k.rx_srtt(), k.rx_rto(), k.cwnd(),
       k.rmt_wnd(), k.nsnd_que(), k.nsnd_buf(), k.nrcv_que(), k.nrcv_buf(), ls.drop_invalid_length,
       ls.drop_kcp_rejected, ls.drop_backlog, ls.input_pauses, link.packing(), ks.out_segments,
       ls.packed_datagrams_in, k.congestion().pacing_rate(), k.inflight_bytes(), ks.rack_losses,
-      ks.timeout_losses, ks.spurious_retransmits, ks.pacing_waits,
+      ks.timeout_losses, ks.spurious_retransmits, ks.pacing_waits, ks.thin_copies,
       link.mux().stats().early_frames, path_model(k));
 }
 
