@@ -79,10 +79,10 @@ struct Config {
   Result<void> validate() const;
 
   std::uint32_t mss() const { return mtu - 24; }
-  // True when flush() runs the paced sender (engine_paced.cpp) rather than ikcp's flush.
   // Paced sender only: a sender with at most two new segments and nothing else queued sends
   // each of them twice while the path shows loss (engine_paced.cpp, docs/kcp.md 6.3).
   bool thin_copies = true;
+  // True when flush() runs the paced sender (engine_paced.cpp) rather than ikcp's flush.
   bool paced_sender() const {
     return congestion == Congestion::bbr || loss_recovery == LossRecovery::rack;
   }

@@ -65,6 +65,18 @@ Result<std::size_t> Engine::send(ByteView data) {
   return send_stream(data);
 }
 
+// A new segment at the end of the send queue holding `data` (at most the MSS), fragment `frg`.
+void Engine::queue_segment(ByteView data, std::uint8_t frg) {
+  snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + 1);
+  SndSeg& s = snd_[snd_nxt_ + nsnd_que_];
+  s.data = snd_pool_.acquire();
+  if (!data.empty()) std::memcpy(s.data, data.data(), data.size());
+  s.len = static_cast<std::uint32_t>(data.size());
+  s.frg = frg;
+  s.live = false;
+  ++nsnd_que_;
+}
+
 std::size_t Engine::send_stream(ByteView data) {
   std::size_t done = 0;
   // Append to the last queued segment while it is short of the MSS.
@@ -79,15 +91,8 @@ std::size_t Engine::send_stream(ByteView data) {
   }
   const std::uint32_t limit = send_queue_limit();
   while (done < data.size() && nsnd_que_ < limit) {
-    snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + 1);
-    SndSeg& s = snd_[snd_nxt_ + nsnd_que_];
     const std::size_t n = std::min<std::size_t>(mss_, data.size() - done);
-    s.data = snd_pool_.acquire();
-    std::memcpy(s.data, data.data() + done, n);
-    s.len = static_cast<std::uint32_t>(n);
-    s.frg = 0;
-    s.live = false;
-    ++nsnd_que_;
+    queue_segment(data.subspan(done, n), 0);
     done += n;
   }
   stats_.bytes_sent += done;
@@ -105,14 +110,8 @@ Result<std::size_t> Engine::send_message(ByteView data) {
   snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + count);
   std::size_t off = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    SndSeg& s = snd_[snd_nxt_ + nsnd_que_];
     const std::size_t n = std::min<std::size_t>(mss_, data.size() - off);
-    s.data = snd_pool_.acquire();
-    std::memcpy(s.data, data.data() + off, n);
-    s.len = static_cast<std::uint32_t>(n);
-    s.frg = static_cast<std::uint8_t>(count - i - 1);
-    s.live = false;
-    ++nsnd_que_;
+    queue_segment(data.subspan(off, n), static_cast<std::uint8_t>(count - i - 1));
     off += n;
   }
   stats_.bytes_sent += data.size();
@@ -136,14 +135,7 @@ Result<std::size_t> Engine::send_record(ByteView record) {
     }
   }
   if (nsnd_que_ >= send_queue_limit()) return std::size_t{0};
-  snd_.reserve(snd_una_, std::size_t{snd_nxt_ - snd_una_} + nsnd_que_ + 1);
-  SndSeg& seg = snd_[snd_nxt_ + nsnd_que_];
-  seg.data = snd_pool_.acquire();
-  std::memcpy(seg.data, record.data(), record.size());
-  seg.len = static_cast<std::uint32_t>(record.size());
-  seg.frg = 0;
-  seg.live = false;
-  ++nsnd_que_;
+  queue_segment(record, 0);
   stats_.bytes_sent += record.size();
   return record.size();
 }

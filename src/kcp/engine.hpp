@@ -230,6 +230,7 @@ class Engine {
   };
 
   std::size_t send_stream(ByteView data);
+  void queue_segment(ByteView data, std::uint8_t frg);
   Result<std::size_t> send_message(ByteView data);
   std::size_t recv_stream(MutByteView out);
   Result<std::size_t> recv_message(MutByteView out);
@@ -279,6 +280,7 @@ class Engine {
   Clock32 loss_seen_ts_ = 0;
   bool thin_copies_due() const;
   void send_thin_copies(const std::uint32_t* sns, std::size_t n);
+  SegmentHeader push_header(std::uint32_t sn, const SndSeg& s) const;
   std::uint32_t nodelay_;
   bool updated_ = false;
   std::uint32_t ts_probe_ = 0, probe_wait_ = 0;

@@ -221,16 +221,7 @@ void Engine::transmit(std::uint32_t sn, SndSeg& s) {
   s.ts = current_;
   s.in_flight = true;
   inflight_bytes_ += bytes;
-  SegmentHeader h;
-  h.conv = conv_;
-  h.cmd = static_cast<std::uint8_t>(Cmd::push);
-  h.wnd = static_cast<std::uint16_t>(wnd_unused());
-  h.ts = current_;
-  h.sn = sn;
-  h.una = rcv_nxt_;
-  h.frg = s.frg;
-  h.len = s.len;
-  emit_segment(h, s.data);
+  emit_segment(push_header(sn, s), s.data);
   if (s.xmit >= dead_link_) state_ = -1;
   cc_->on_sent(current_, bytes, inflight_bytes_);
 }
@@ -349,18 +340,23 @@ void Engine::send_thin_copies(const std::uint32_t* sns, std::size_t n) {
   }
   for (std::size_t i = 0; i < n; ++i) {
     const SndSeg& s = snd_[sns[i]];
-    SegmentHeader h;
-    h.conv = conv_;
-    h.cmd = static_cast<std::uint8_t>(Cmd::push);
-    h.wnd = static_cast<std::uint16_t>(wnd_unused());
-    h.ts = s.ts;
-    h.sn = sns[i];
-    h.una = rcv_nxt_;
-    h.frg = s.frg;
-    h.len = s.len;
-    emit_segment(h, s.data);
+    emit_segment(push_header(sns[i], s), s.data);  // s.ts: the original's send time
     ++stats_.thin_copies;
   }
+}
+
+// The PUSH header of snd_[sn] as last transmitted (s.ts is set by transmit()).
+SegmentHeader Engine::push_header(std::uint32_t sn, const SndSeg& s) const {
+  SegmentHeader h;
+  h.conv = conv_;
+  h.cmd = static_cast<std::uint8_t>(Cmd::push);
+  h.wnd = static_cast<std::uint16_t>(wnd_unused());
+  h.ts = s.ts;
+  h.sn = sn;
+  h.una = rcv_nxt_;
+  h.frg = s.frg;
+  h.len = s.len;
+  return h;
 }
 
 // The earliest of: a retransmission timer of an in-flight segment, the RACK timer, and the
