@@ -4,6 +4,7 @@
 #include <sodium.h>
 #if PANIQ_HAVE_IPSEC_MB
 #include <intel-ipsec-mb.h>
+#include <wmmintrin.h>
 #endif
 
 #include <algorithm>
@@ -82,52 +83,68 @@ bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
 }
 
 #if PANIQ_HAVE_IPSEC_MB
+#if PANIQ_IMB_VAES_GCM
+// The library exports its VAES/AVX-512 GCM code (about twice its AVX2 code per 1350-byte
+// datagram here) but its header declares only the SSE and AVX variants. The build checks that
+// these symbols exist before it defines PANIQ_IMB_VAES_GCM; their types are the library's
+// aes_gcm_pre_t and aes_gcm_enc_dec_t.
+extern "C" {
+void aes_gcm_pre_256_vaes_avx512(const void* key, struct gcm_key_data* key_data);
+void aes_gcm_enc_256_vaes_avx512(const struct gcm_key_data*, struct gcm_context_data*, std::uint8_t*,
+                                 const std::uint8_t*, std::uint64_t, const std::uint8_t*,
+                                 const std::uint8_t*, std::uint64_t, std::uint8_t*, std::uint64_t);
+void aes_gcm_dec_256_vaes_avx512(const struct gcm_key_data*, struct gcm_context_data*, std::uint8_t*,
+                                 const std::uint8_t*, std::uint64_t, const std::uint8_t*,
+                                 const std::uint8_t*, std::uint64_t, std::uint8_t*, std::uint64_t);
+}
+#endif
+
 namespace {
 
-// intel-ipsec-mb's AES entry points for this CPU (VAES/AVX-512, AVX2, AVX or SSE code), picked
-// once by init_mb_mgr_auto. The direct GCM calls and the key expansion keep no state in the
-// manager, so one table serves every thread and the manager that filled it is freed.
+// intel-ipsec-mb's AES-256-GCM entry points for this CPU, picked once. The library's own
+// dispatcher (init_mb_mgr_auto) runs a self-test of every algorithm it carries, which leaves
+// about 3 MB of its code resident in each daemon for good; the direct per-architecture calls
+// need no manager, so the choice is made here from the CPU's features (as the library makes it)
+// and only the GCM code is ever touched.
 struct ImbAes {
   aes_gcm_pre_t gcm_pre = nullptr;
   aes_gcm_enc_dec_t gcm_enc = nullptr;
   aes_gcm_enc_dec_t gcm_dec = nullptr;
-  keyexp_t keyexp = nullptr;
 };
-
-IMB_MGR* new_manager() {
-  IMB_MGR* m = alloc_mb_mgr(0);
-  if (m == nullptr) throw std::bad_alloc();
-  IMB_ARCH arch = IMB_ARCH_NONE;
-  init_mb_mgr_auto(m, &arch);
-  if (imb_get_errno(m) != 0 || arch == IMB_ARCH_NONE) {
-    free_mb_mgr(m);
-    throw std::runtime_error("intel-ipsec-mb: cannot set up a manager for this CPU");
-  }
-  return m;
-}
 
 const ImbAes& imb_aes() {
   static const ImbAes table = [] {
-    IMB_MGR* m = new_manager();
-    const ImbAes t{m->gcm256_pre, m->gcm256_enc, m->gcm256_dec, m->keyexp_256};
-    free_mb_mgr(m);
-    return t;
+    __builtin_cpu_init();
+#if PANIQ_IMB_VAES_GCM
+    if (__builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+      return ImbAes{aes_gcm_pre_256_vaes_avx512, aes_gcm_enc_256_vaes_avx512,
+                    aes_gcm_dec_256_vaes_avx512};
+    }
+#endif
+    if (__builtin_cpu_supports("avx2")) {
+      return ImbAes{aes_gcm_pre_256_avx_gen4, aes_gcm_enc_256_avx_gen4, aes_gcm_dec_256_avx_gen4};
+    }
+    if (__builtin_cpu_supports("avx")) {
+      return ImbAes{aes_gcm_pre_256_avx_gen2, aes_gcm_enc_256_avx_gen2, aes_gcm_dec_256_avx_gen2};
+    }
+    return ImbAes{aes_gcm_pre_256_sse, aes_gcm_enc_256_sse, aes_gcm_dec_256_sse};
   }();
   return table;
 }
 
-// A single AES block goes through the library's job API, which queues jobs in a manager: one
-// manager per thread that uses header protection, freed when the thread ends.
-IMB_MGR* thread_manager() {
-  struct Holder {
-    IMB_MGR* m = nullptr;
-    ~Holder() {
-      if (m != nullptr) free_mb_mgr(m);
-    }
+// One AES-256 block with AES-NI (the caller has checked for it through aes256gcm_available()),
+// from the round keys the library's key expansion wrote. The library offers single blocks only
+// through its job manager, whose set-up is the self-test above.
+__attribute__((target("aes,sse2"))) void aes256_block(const std::uint8_t* round_keys,
+                                                       const std::uint8_t* in, std::uint8_t* out) {
+  const auto key = [round_keys](int r) {
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(round_keys + 16 * r));
   };
-  thread_local Holder holder;
-  if (holder.m == nullptr) holder.m = new_manager();
-  return holder.m;
+  __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in)), key(0));
+  for (int r = 1; r < 14; ++r) b = _mm_aesenc_si128(b, key(r));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_aesenclast_si128(b, key(14)));
 }
 
 }  // namespace
@@ -257,32 +274,31 @@ HeaderProtection::HeaderProtection(Aead alg, const Key32& key) : key_(key), alg_
   if (alg != Aead::aes256gcm) return;
   if (!aes256gcm_available()) throw std::invalid_argument("aes-256 is not available on this CPU");
 #if PANIQ_HAVE_IPSEC_MB
-  imb_aes().keyexp(key.data(), enc_keys_.data(), dec_keys_.data());
+  // The expansion writes the decryption schedule too; only the encryption one is kept.
+  alignas(16) std::array<std::uint8_t, 240> dec_keys{};
+  aes_keyexp_256_sse(key.data(), enc_keys_.data(), dec_keys.data());
+  sodium_memzero(dec_keys.data(), dec_keys.size());
 #endif
 }
 
 HeaderProtection::~HeaderProtection() {
   sodium_memzero(key_.data(), key_.size());
   sodium_memzero(enc_keys_.data(), enc_keys_.size());
-  sodium_memzero(dec_keys_.data(), dec_keys_.size());
 }
 
 HeaderProtection::HeaderProtection(HeaderProtection&& other) noexcept
-    : key_(other.key_), enc_keys_(other.enc_keys_), dec_keys_(other.dec_keys_), alg_(other.alg_) {
+    : key_(other.key_), enc_keys_(other.enc_keys_), alg_(other.alg_) {
   sodium_memzero(other.key_.data(), other.key_.size());
   sodium_memzero(other.enc_keys_.data(), other.enc_keys_.size());
-  sodium_memzero(other.dec_keys_.data(), other.dec_keys_.size());
 }
 
 HeaderProtection& HeaderProtection::operator=(HeaderProtection&& other) noexcept {
   if (this != &other) {
     key_ = other.key_;
     enc_keys_ = other.enc_keys_;
-    dec_keys_ = other.dec_keys_;
     alg_ = other.alg_;
     sodium_memzero(other.key_.data(), other.key_.size());
     sodium_memzero(other.enc_keys_.data(), other.enc_keys_.size());
-    sodium_memzero(other.dec_keys_.data(), other.dec_keys_.size());
   }
   return *this;
 }
@@ -292,27 +308,7 @@ std::array<std::uint8_t, 16> HeaderProtection::mask(ByteView sample) const {
   std::array<std::uint8_t, 16> m{};
   if (alg_ == Aead::aes256gcm) {
 #if PANIQ_HAVE_IPSEC_MB
-    IMB_MGR* mgr = thread_manager();
-    IMB_JOB* job = IMB_GET_NEXT_JOB(mgr);
-    job->cipher_direction = IMB_DIR_ENCRYPT;
-    job->chain_order = IMB_ORDER_CIPHER_HASH;
-    job->cipher_mode = IMB_CIPHER_ECB;
-    job->hash_alg = IMB_AUTH_NULL;
-    job->enc_keys = enc_keys_.data();
-    job->dec_keys = dec_keys_.data();
-    job->key_len_in_bytes = 32;
-    job->src = sample.data();
-    job->dst = m.data();
-    job->cipher_start_src_offset_in_bytes = 0;
-    job->msg_len_to_cipher_in_bytes = 16;
-    job->iv = nullptr;
-    job->iv_len_in_bytes = 0;
-    // Only one job is ever queued, so what comes back (at once or on flush) is this one.
-    job = IMB_SUBMIT_JOB(mgr);
-    if (job == nullptr) job = IMB_FLUSH_JOB(mgr);
-    if (job == nullptr || job->status != IMB_STATUS_COMPLETED) {
-      throw std::runtime_error("intel-ipsec-mb: AES-256-ECB failed");
-    }
+    aes256_block(enc_keys_.data(), sample.data(), m.data());
 #endif
     return m;
   }

@@ -103,9 +103,9 @@ class AeadKey {
 };
 
 // Header protection (QUIC-style, RFC 9001 5.4): a 16-byte mask from a 16-byte sample of the
-// ciphertext. Aead::aes256gcm: AES-256-ECB(key, sample) (intel-ipsec-mb, AES-NI); chacha20poly1305:
-// the first 16 bytes of ChaCha20(key, block counter = u32_LE(sample[0..4]), nonce =
-// sample[4..16]). The key schedule is computed once. Move-only; zeroes its key.
+// ciphertext. Aead::aes256gcm: AES-256-ECB(key, sample) (intel-ipsec-mb's key expansion, one
+// AES-NI block); chacha20poly1305: the first 16 bytes of ChaCha20(key, block counter =
+// u32_LE(sample[0..4]), nonce = sample[4..16]). The key schedule is computed once. Move-only; zeroes its key.
 class HeaderProtection {
  public:
   HeaderProtection(Aead alg, const Key32& key);
@@ -121,10 +121,8 @@ class HeaderProtection {
 
  private:
   Key32 key_{};
-  // AES-256 round keys (15 x 16 bytes) for encryption, and the library's decryption schedule,
-  // which its key expansion writes too.
+  // AES-256 round keys (15 x 16 bytes) for encryption.
   alignas(16) std::array<std::uint8_t, 240> enc_keys_{};
-  alignas(16) std::array<std::uint8_t, 240> dec_keys_{};
   Aead alg_;
 };
 
