@@ -1,16 +1,22 @@
 // A fixed-capacity map with least-recently-used eviction, for the server's per-source state
 // that a prober must not be able to grow (preamble records, rate-limit buckets, the replay
 // cache). All storage is allocated by the constructor; lookups, inserts, evictions and erases
-// never allocate. Keys are hashed with a per-table secret seed (drawn by the owner from its
+// never allocate. The storage comes zeroed from calloc and an all-zero slot means empty, and
+// entries are built only when first used, so a table's pages cost no resident memory until
+// sources land in them (a server's tables are about 0.7 MB at the defaults, mostly untouched
+// by ordinary use). Keys are hashed with a per-table secret seed (drawn by the owner from its
 // Rng), so a prober cannot aim many keys at one probe sequence without knowing it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <new>
 #include <stdexcept>
-#include <vector>
+#include <type_traits>
 
 #include "core/bytes.hpp"
 
@@ -43,24 +49,21 @@ template <class Key, class Value, class Hash>
 class BoundedLru {
  public:
   // `capacity` >= 1 entries (std::invalid_argument otherwise: a configuration bug).
-  BoundedLru(std::size_t capacity, std::uint64_t seed) : seed_(seed) {
+  BoundedLru(std::size_t capacity, std::uint64_t seed) : capacity_(capacity), seed_(seed) {
     if (capacity == 0 || capacity > (kNone >> 2)) {
       throw std::invalid_argument("BoundedLru: capacity out of range");
     }
-    nodes_.resize(capacity);
     std::size_t slots = 2;
     while (slots < capacity * 2) slots <<= 1;
-    slots_.assign(slots, kNone);
     mask_ = slots - 1;
-    for (std::size_t i = 0; i < capacity; ++i) {
-      nodes_[i].next = i + 1 < capacity ? static_cast<std::uint32_t>(i + 1) : kNone;
-    }
-    free_ = 0;
+    nodes_.reset(static_cast<Node*>(std::calloc(capacity, sizeof(Node))));
+    slots_.reset(static_cast<std::uint32_t*>(std::calloc(slots, sizeof(std::uint32_t))));
+    if (!nodes_ || !slots_) throw std::bad_alloc();
   }
 
   std::size_t size() const { return size_; }
-  std::size_t capacity() const { return nodes_.size(); }
-  bool full() const { return size_ == nodes_.size(); }
+  std::size_t capacity() const { return capacity_; }
+  bool full() const { return size_ == capacity_; }
 
   // The value of `key`, or nullptr. Does not change the eviction order.
   Value* find(const Key& key) {
@@ -90,17 +93,23 @@ class BoundedLru {
       return false;
     }
     bool evicted = false;
-    if (free_ == kNone) {
+    if (free_ == kNone && built_ == capacity_) {
       pop_oldest();
       evicted = true;
     }
-    const std::uint32_t n = free_;
-    free_ = nodes_[n].next;
+    std::uint32_t n;
+    if (free_ != kNone) {
+      n = free_;
+      free_ = nodes_[n].next;
+    } else {
+      n = static_cast<std::uint32_t>(built_++);
+      ::new (static_cast<void*>(&nodes_[n])) Node{};
+    }
     nodes_[n].key = key;
     nodes_[n].value = value;
     std::size_t s = slot_of(key);
-    while (slots_[s] != kNone) s = (s + 1) & mask_;
-    slots_[s] = n;
+    while (slots_[s] != kEmpty) s = (s + 1) & mask_;
+    slots_[s] = n + 1;
     push_front(n);
     ++size_;
     return evicted;
@@ -122,6 +131,7 @@ class BoundedLru {
 
  private:
   static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  static constexpr std::uint32_t kEmpty = 0;  // a slot holds node index + 1
   static constexpr std::size_t kNoSlot = std::numeric_limits<std::size_t>::max();
 
   struct Node {
@@ -130,33 +140,38 @@ class BoundedLru {
     std::uint32_t prev = kNone;
     std::uint32_t next = kNone;
   };
+  // Nodes live in calloc'd storage and are never destroyed one by one.
+  static_assert(std::is_trivially_destructible_v<Node>);
+  struct FreeDeleter {
+    void operator()(void* p) const noexcept { std::free(p); }
+  };
 
   std::size_t slot_of(const Key& key) const {
     return static_cast<std::size_t>(Hash{}(key, seed_)) & mask_;
   }
   std::size_t find_slot(const Key& key) const {
     for (std::size_t s = slot_of(key);; s = (s + 1) & mask_) {
-      const std::uint32_t n = slots_[s];
-      if (n == kNone) return kNoSlot;
-      if (nodes_[n].key == key) return s;
+      const std::uint32_t v = slots_[s];
+      if (v == kEmpty) return kNoSlot;
+      if (nodes_[v - 1].key == key) return s;
     }
   }
   std::uint32_t lookup(const Key& key) const {
     const std::size_t s = find_slot(key);
-    return s == kNoSlot ? kNone : slots_[s];
+    return s == kNoSlot ? kNone : slots_[s] - 1;
   }
 
   // Removes the entry in slot `s`: list, free list, then backward-shift deletion so linear
   // probing needs no tombstones.
   void remove_at(std::size_t s) {
-    const std::uint32_t n = slots_[s];
+    const std::uint32_t n = slots_[s] - 1;
     unlink(n);
     nodes_[n].next = free_;
     free_ = n;
     --size_;
     std::size_t hole = s;
-    for (std::size_t j = (s + 1) & mask_; slots_[j] != kNone; j = (j + 1) & mask_) {
-      const std::size_t home = slot_of(nodes_[slots_[j]].key);
+    for (std::size_t j = (s + 1) & mask_; slots_[j] != kEmpty; j = (j + 1) & mask_) {
+      const std::size_t home = slot_of(nodes_[slots_[j] - 1].key);
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
       if (!stays) {
@@ -164,7 +179,7 @@ class BoundedLru {
         hole = j;
       }
     }
-    slots_[hole] = kNone;
+    slots_[hole] = kEmpty;
   }
 
   void unlink(std::uint32_t n) {
@@ -181,8 +196,10 @@ class BoundedLru {
     if (tail_ == kNone) tail_ = n;
   }
 
-  std::vector<Node> nodes_;
-  std::vector<std::uint32_t> slots_;
+  std::unique_ptr<Node[], FreeDeleter> nodes_;
+  std::unique_ptr<std::uint32_t[], FreeDeleter> slots_;
+  std::size_t capacity_;
+  std::size_t built_ = 0;  // nodes [0, built_) have been constructed; the rest are calloc's zeros
   std::size_t mask_ = 0;
   std::uint64_t seed_;
   std::uint32_t head_ = kNone, tail_ = kNone, free_ = kNone;
