@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/endpoint.hpp"
+#include "net/relay.hpp"
 #include "profile/addr.hpp"
 #include "profile/link.hpp"
 
@@ -116,7 +117,8 @@ net::awaitable<void> trim_loop(std::function<std::uint64_t()> active) {
     if (ec) co_return;
     const std::uint64_t now = active();
     peak = std::max(peak, now);
-    if (peak >= now + 32) {
+    const bool quiet_relays = net::relay_pool_release_if_idle() > 0;
+    if (peak >= now + 32 || quiet_relays) {
       ::malloc_trim(0);
       peak = now;
     }

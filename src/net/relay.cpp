@@ -25,17 +25,21 @@ constexpr std::size_t kSmallBuffer = 2048;
 struct BufferPool {
   std::size_t size = 0;
   std::vector<std::unique_ptr<std::uint8_t[]>> free;
+  std::uint64_t borrows = 0;       // buffers handed out, ever
+  std::uint64_t borrows_seen = 0;  // `borrows` at the last relay_pool_release_if_idle()
 };
 thread_local BufferPool pool;
 
 class Borrowed {
  public:
   explicit Borrowed(std::size_t size) : size_(size) {
+    ++pool.borrows;
     if (pool.size == size && !pool.free.empty()) {
       buf_ = std::move(pool.free.back());
       pool.free.pop_back();
     } else {
-      buf_ = std::make_unique<std::uint8_t[]>(size);
+      // Not zero-filled: only the pages that reads write become resident.
+      buf_ = std::make_unique_for_overwrite<std::uint8_t[]>(size);
     }
   }
   ~Borrowed() {
@@ -151,5 +155,15 @@ awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream, RelayOptions
 }
 
 std::size_t relay_pool_free_buffers() { return pool.free.size(); }
+
+std::size_t relay_pool_release_if_idle() {
+  const bool idle = pool.borrows == pool.borrows_seen;
+  pool.borrows_seen = pool.borrows;
+  if (!idle) return 0;
+  const std::size_t n = pool.free.size();
+  pool.free.clear();
+  pool.free.shrink_to_fit();
+  return n;
+}
 
 }  // namespace paniq::net

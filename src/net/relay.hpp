@@ -41,4 +41,9 @@ awaitable<RelayStats> relay(tcp::socket& socket, MuxStream& stream, RelayOptions
 // Free 64 KiB relay buffers kept by this thread's pool (at most 8; the rest are freed).
 std::size_t relay_pool_free_buffers();
 
+// Frees this thread's pooled relay buffers when none was borrowed since the previous call, so
+// a daemon that has gone quiet keeps none of them. Returns how many it freed. The daemons call
+// it every 2 s from the loop that runs malloc_trim (app/common.hpp).
+std::size_t relay_pool_release_if_idle();
+
 }  // namespace paniq::net

@@ -216,6 +216,16 @@ TEST(TunnelDrivers, RelayCarriesBytesAndHalfClose) {
   EXPECT_TRUE(relay_done);
   EXPECT_EQ(server_side.stream_to_tcp, data.size());
   EXPECT_EQ(server_side.tcp_to_stream, data.size());
+
+  // The relays gave their buffers back to this thread's pool. The first idle check only notes
+  // the borrows since the last one; the next, with no borrow in between, frees the buffers.
+  const std::size_t pooled = relay_pool_free_buffers();
+  EXPECT_GT(pooled, 0u);
+  EXPECT_EQ(relay_pool_release_if_idle(), 0u) << "buffers were borrowed since the last check";
+  EXPECT_EQ(relay_pool_free_buffers(), pooled);
+  EXPECT_EQ(relay_pool_release_if_idle(), pooled);
+  EXPECT_EQ(relay_pool_free_buffers(), 0u);
+  EXPECT_EQ(relay_pool_release_if_idle(), 0u) << "nothing left to free";
 }
 
 }  // namespace
