@@ -107,32 +107,50 @@ namespace {
 // need no manager, so the choice is made here from the CPU's features (as the library makes it)
 // and only the GCM code is ever touched.
 struct ImbAes {
+  const char* name = nullptr;
   aes_gcm_pre_t gcm_pre = nullptr;
   aes_gcm_enc_dec_t gcm_enc = nullptr;
   aes_gcm_enc_dec_t gcm_dec = nullptr;
 };
 
-const ImbAes& imb_aes() {
-  static const ImbAes table = [] {
-    __builtin_cpu_init();
+// Every path this build and CPU can run, fastest first, with the CPU features the library
+// itself requires for each.
+std::vector<ImbAes> runnable_paths() {
+  std::vector<ImbAes> out;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("aes") || !__builtin_cpu_supports("pclmul") ||
+      !__builtin_cpu_supports("sse4.1")) {
+    return out;
+  }
 #if PANIQ_IMB_VAES_GCM
-    if (__builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
-        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
-      return ImbAes{aes_gcm_pre_256_vaes_avx512, aes_gcm_enc_256_vaes_avx512,
-                    aes_gcm_dec_256_vaes_avx512};
-    }
+  if (__builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+    out.push_back({"vaes-avx512", aes_gcm_pre_256_vaes_avx512, aes_gcm_enc_256_vaes_avx512,
+                   aes_gcm_dec_256_vaes_avx512});
+  }
 #endif
-    if (__builtin_cpu_supports("avx2")) {
-      return ImbAes{aes_gcm_pre_256_avx_gen4, aes_gcm_enc_256_avx_gen4, aes_gcm_dec_256_avx_gen4};
-    }
-    if (__builtin_cpu_supports("avx")) {
-      return ImbAes{aes_gcm_pre_256_avx_gen2, aes_gcm_enc_256_avx_gen2, aes_gcm_dec_256_avx_gen2};
-    }
-    return ImbAes{aes_gcm_pre_256_sse, aes_gcm_enc_256_sse, aes_gcm_dec_256_sse};
-  }();
-  return table;
+  if (__builtin_cpu_supports("avx2")) {
+    out.push_back(
+        {"avx2", aes_gcm_pre_256_avx_gen4, aes_gcm_enc_256_avx_gen4, aes_gcm_dec_256_avx_gen4});
+  }
+  if (__builtin_cpu_supports("avx")) {
+    out.push_back(
+        {"avx", aes_gcm_pre_256_avx_gen2, aes_gcm_enc_256_avx_gen2, aes_gcm_dec_256_avx_gen2});
+  }
+  out.push_back({"sse", aes_gcm_pre_256_sse, aes_gcm_enc_256_sse, aes_gcm_dec_256_sse});
+  return out;
 }
+
+ImbAes& current_path() {
+  static ImbAes path = [] {
+    const auto paths = runnable_paths();
+    return paths.empty() ? ImbAes{} : paths.front();
+  }();
+  return path;
+}
+
+const ImbAes& imb_aes() { return current_path(); }
 
 // One AES-256 block with AES-NI (the caller has checked for it through aes256gcm_available()),
 // from the round keys the library's key expansion wrote. The library offers single blocks only
@@ -157,6 +175,36 @@ bool aes256gcm_available() {
 #else
   return false;
 #endif
+}
+
+std::vector<const char*> aes256gcm_paths() {
+  std::vector<const char*> out;
+#if PANIQ_HAVE_IPSEC_MB
+  if (!aes256gcm_available()) return out;
+  for (const ImbAes& p : runnable_paths()) out.push_back(p.name);
+#endif
+  return out;
+}
+
+const char* aes256gcm_path() {
+#if PANIQ_HAVE_IPSEC_MB
+  if (aes256gcm_available()) return imb_aes().name;
+#endif
+  return "none";
+}
+
+bool use_aes256gcm_path_for_testing(std::string_view name) {
+#if PANIQ_HAVE_IPSEC_MB
+  if (!aes256gcm_available()) return false;
+  for (const ImbAes& p : runnable_paths()) {
+    if (name == p.name) {
+      current_path() = p;
+      return true;
+    }
+  }
+#endif
+  (void)name;
+  return false;
 }
 
 const char* to_string(Aead alg) {

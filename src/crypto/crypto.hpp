@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "core/bytes.hpp"
 #include "core/rng.hpp"
@@ -46,6 +48,15 @@ bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
 // and PCLMULQDQ (libsodium's check). Without them AES-256-GCM is not offered at all, and
 // ChaCha20-Poly1305 is used. Calls init().
 bool aes256gcm_available();
+
+// intel-ipsec-mb's AES-256-GCM code paths this build and CPU can run, fastest first
+// ("vaes-avx512", "avx2", "avx", "sse"); empty when !aes256gcm_available(). The first is used.
+std::vector<const char*> aes256gcm_paths();
+// The path in use.
+const char* aes256gcm_path();
+// Tests: use `name` (one of aes256gcm_paths()) for AeadKeys made from now on; false when it
+// cannot run here. Not thread-safe: call before any key exists.
+bool use_aes256gcm_path_for_testing(std::string_view name);
 
 // The transport AEADs: 32-byte key, 12-byte nonce, 16-byte tag.
 enum class Aead : std::uint8_t { chacha20poly1305, aes256gcm };

@@ -150,10 +150,9 @@ void expect_in_place_vector(const AeadKey& key, const Bytes& pt, const Bytes& ad
   EXPECT_TRUE(std::equal(pt.begin(), pt.end(), buf.begin()));
 }
 
-TEST(Crypto, Aes256GcmMatchesGcmSpecTestCases13To16) {
-  // McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", test cases 13-16 (AES-256,
-  // 96-bit IV); the same values as NIST's gcmEncryptExtIV256 set.
-  if (!aes256gcm_available()) GTEST_SKIP() << "no AES-NI/PCLMULQDQ: libsodium offers no AES-GCM";
+// McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", test cases 13-16 (AES-256,
+// 96-bit IV); the same values as NIST's gcmEncryptExtIV256 set.
+void expect_gcm_spec_test_cases_13_to_16() {
   const AeadKey zero(Aead::aes256gcm, Key32{});
   expect_in_place_vector(zero, {}, {}, Nonce12{}, "530f8afbc74536b9a963b4f1c4cb738b");
   expect_in_place_vector(zero, Bytes(16, 0), {}, Nonce12{},
@@ -173,6 +172,48 @@ TEST(Crypto, Aes256GcmMatchesGcmSpecTestCases13To16) {
                          "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
                          "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
                          "76fc6ece0f4e1768cddf8853bb2d551b");
+}
+
+TEST(Crypto, Aes256GcmMatchesGcmSpecTestCases13To16) {
+  if (!aes256gcm_available()) GTEST_SKIP() << "no AES-NI/PCLMULQDQ: libsodium offers no AES-GCM";
+  expect_gcm_spec_test_cases_13_to_16();
+}
+
+// The library has one AES-GCM implementation per instruction set and the fastest this CPU runs
+// is picked at start: every one this CPU can run gives the spec's values, and what one seals
+// the others open (datagram-sized, with a header as associated data).
+TEST(Crypto, EveryAes256GcmPathThisCpuRunsAgrees) {
+  const auto paths = aes256gcm_paths();
+  if (paths.empty()) GTEST_SKIP() << "no AES-NI/PCLMULQDQ: libsodium offers no AES-GCM";
+  const std::string in_use = aes256gcm_path();
+  EXPECT_EQ(in_use, paths.front()) << "the fastest path is the one in use";
+  Key32 k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(i * 13 + 1);
+  const Nonce12 nonce{9, 8, 7, 6};
+  const auto ad = as_bytes("header bytes");
+  Bytes pt(1350);
+  for (std::size_t i = 0; i < pt.size(); ++i) pt[i] = static_cast<std::uint8_t>(i * 31 + 7);
+  std::vector<Bytes> sealed;
+  for (const char* name : paths) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(use_aes256gcm_path_for_testing(name));
+    EXPECT_STREQ(aes256gcm_path(), name);
+    expect_gcm_spec_test_cases_13_to_16();
+    Bytes buf = pt;
+    buf.resize(pt.size() + kAeadTagLen);
+    AeadKey(Aead::aes256gcm, k).seal(buf, pt.size(), ad, nonce);
+    sealed.push_back(buf);
+  }
+  EXPECT_FALSE(use_aes256gcm_path_for_testing("no-such-path"));
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    SCOPED_TRACE(paths[i]);
+    EXPECT_EQ(sealed[i], sealed.front());
+    ASSERT_TRUE(use_aes256gcm_path_for_testing(paths[i]));
+    Bytes buf = sealed[(i + 1) % sealed.size()];
+    ASSERT_TRUE(AeadKey(Aead::aes256gcm, k).open(buf, ad, nonce));
+    EXPECT_TRUE(std::equal(pt.begin(), pt.end(), buf.begin()));
+  }
+  ASSERT_TRUE(use_aes256gcm_path_for_testing(in_use));
 }
 
 TEST(Crypto, ChaChaPoly1305InPlaceMatchesRfc8439Section282) {
