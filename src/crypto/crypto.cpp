@@ -171,7 +171,7 @@ __attribute__((target("aes,sse2"))) void aes256_block(const std::uint8_t* round_
 bool aes256gcm_available() {
   init();
 #if PANIQ_HAVE_IPSEC_MB
-  return crypto_aead_aes256gcm_is_available() != 0;
+  return crypto_aead_aes256gcm_is_available() != 0 && imb_aes().name != nullptr;
 #else
   return false;
 #endif

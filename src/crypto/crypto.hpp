@@ -45,8 +45,8 @@ bool xchacha20poly1305_open(MutByteView out, ByteView ciphertext, ByteView ad,
                             const std::array<std::uint8_t, 24>& nonce, const Key32& key);
 
 // True when AES-256-GCM can run here: built with intel-ipsec-mb (x86-64) and the CPU has AES-NI
-// and PCLMULQDQ (libsodium's check). Without them AES-256-GCM is not offered at all, and
-// ChaCha20-Poly1305 is used. Calls init().
+// and PCLMULQDQ (libsodium's check) and SSE4.1 (the library's oldest GCM code). Without them
+// AES-256-GCM is not offered at all, and ChaCha20-Poly1305 is used. Calls init().
 bool aes256gcm_available();
 
 // intel-ipsec-mb's AES-256-GCM code paths this build and CPU can run, fastest first
