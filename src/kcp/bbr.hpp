@@ -18,7 +18,11 @@
 //     probe's queue is gone, at most 4 min RTTs), then six rounds at 1;
 //   * random loss is not congestion: the estimate is divided by (1 - p), p being the loss share
 //     of rounds whose smallest RTT shows no queue (capped at kMaxLossCompensation, so a policer
-//     is overshot by at most 1/(1 - cap)); losses while a queue stands do not count.
+//     is overshot by at most 1/(1 - cap)); losses while a queue stands do not count. Cruising
+//     paces one deviation of the per-round loss noise below that, which the max filter would
+//     otherwise add as a standing queue;
+//   * a rate sample's interval counts 1 ms longer than it was read (a 1 ms clock at both ends),
+//     so no sample overstates the rate.
 // Pure: time comes with every event; nothing random.
 #pragma once
 
@@ -52,6 +56,9 @@ class Bbr final : public CongestionController {
   static constexpr std::uint32_t kMinRttBucketMs = 5000;
   static constexpr std::uint32_t kClockGrainMs = 2;  // in-flight allowance for the 1 ms clock
   static constexpr double kMaxLossCompensation = 0.15;
+  // Cruising (gain 1) on a lossy path paces this many standard deviations of the per-round
+  // loss noise below the estimate (cruise_gain(); docs/kcp.md 6.7).
+  static constexpr double kCruiseNoiseMargin = 1.0;
   // Below this min RTT the path is a LAN or loopback: unpaced, at most kLowRttWindow segments
   // in flight (the reference's default window), as the reference sends there.
   static constexpr std::uint32_t kLowRttMs = 3;
@@ -99,6 +106,7 @@ class Bbr final : public CongestionController {
   void advance_cycle(const AckEvent& e);
   void enter_phase(std::size_t index, Clock32 now);
   void set_rate_and_window();
+  double cruise_gain() const;
   std::uint64_t bdp(double gain) const;
 
   BbrParams p_;
