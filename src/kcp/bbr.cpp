@@ -278,7 +278,10 @@ double Bbr::cruise_gain() const {
   const double n = std::max(1.0, static_cast<double>(max_bandwidth()) *
                                      static_cast<double>(min_rtt_) / 1000.0 /
                                      static_cast<double>(p_.mtu));
-  return 1.0 - kCruiseNoiseMargin * std::sqrt(p * (1 - p) / n);
+  // The filter cannot overstate the path by more than the compensation added (a round that
+  // lost nothing delivered all it sent), so a thin path with few segments a round cruises at
+  // no less than (1 - p) of the estimate: what it delivered.
+  return std::max(1.0 - p, 1.0 - kCruiseNoiseMargin * std::sqrt(p * (1 - p) / n));
 }
 
 void Bbr::set_rate_and_window() {

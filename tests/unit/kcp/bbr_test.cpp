@@ -170,6 +170,25 @@ TEST(Bbr, CruisingOnALossyPathPacesOneDeviationOfItsLossNoiseBelowTheEstimate) {
   }
   EXPECT_TRUE(cruised);
   EXPECT_TRUE(probed);
+
+  // A thin path (a segment or two a round): the margin would exceed the compensation itself;
+  // cruising stays at what the path delivered, (1 - p) of the estimate.
+  Feed thin(params());
+  to_probe_bw(thin, 60'000, 0.10);
+  const double pt = thin.bbr.loss_share();
+  ASSERT_GT(pt, 0.05);
+  const double thin_est = static_cast<double>(thin.bbr.bandwidth());
+  bool thin_cruised = false;
+  for (int i = 0; i < 16; ++i) {
+    thin.round(60'000, 20, 60'000 * 21 / 1000 / 9, false, 60'000 / 50);
+    const double pace = static_cast<double>(thin.bbr.pacing_rate());
+    if (pace <= thin_est && pace > 0.8 * thin_est) {
+      thin_cruised = true;
+      EXPECT_NEAR(pace, thin_est * (1 - std::min(thin.bbr.loss_share(), Bbr::kMaxLossCompensation)),
+                  thin_est * 0.01);
+    }
+  }
+  EXPECT_TRUE(thin_cruised);
 }
 
 // Both ends of a sample's interval come off a 1 ms clock: the interval counts 1 ms longer than
