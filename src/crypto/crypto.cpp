@@ -142,15 +142,14 @@ std::vector<ImbAes> runnable_paths() {
   return out;
 }
 
-ImbAes& current_path() {
+// The path in use: the fastest, unless a test chose another.
+ImbAes& imb_aes() {
   static ImbAes path = [] {
     const auto paths = runnable_paths();
     return paths.empty() ? ImbAes{} : paths.front();
   }();
   return path;
 }
-
-const ImbAes& imb_aes() { return current_path(); }
 
 // One AES-256 block with AES-NI (the caller has checked for it through aes256gcm_available()),
 // from the round keys the library's key expansion wrote. The library offers single blocks only
@@ -198,7 +197,7 @@ bool use_aes256gcm_path_for_testing(std::string_view name) {
   if (!aes256gcm_available()) return false;
   for (const ImbAes& p : runnable_paths()) {
     if (name == p.name) {
-      current_path() = p;
+      imb_aes() = p;
       return true;
     }
   }

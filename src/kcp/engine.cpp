@@ -433,7 +433,6 @@ void Engine::parse_data(const SegmentHeader& h, ByteView data) {
   } else {
     // Beyond a gap: an earlier segment of the peer's was lost (or overtaken).
     loss_seen_ts_ = current_;
-    loss_seen_ = true;
     if (stream_) early_.push_back(h.sn);
   }
 }

@@ -276,8 +276,7 @@ class Engine {
   // Thin-sender copies (engine_paced.cpp): a loss was seen (ours or the peer's) at this time.
   static constexpr std::size_t kThinSegments = 2;
   static constexpr std::uint32_t kThinLossMemoryMs = 10000;
-  bool loss_seen_ = false;
-  Clock32 loss_seen_ts_ = 0;
+  std::optional<Clock32> loss_seen_ts_;
   bool thin_copies_due() const;
   void send_thin_copies(const std::uint32_t* sns, std::size_t n);
   SegmentHeader push_header(std::uint32_t sn, const SndSeg& s) const;

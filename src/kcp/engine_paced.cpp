@@ -109,7 +109,6 @@ void Engine::mark_lost(SndSeg& s, bool timeout) {
   }
   ++lost_pending_;
   loss_seen_ts_ = current_;
-  loss_seen_ = true;
   if (timeout) {
     ++stats_.timeout_losses;
     back_off(s);  // when the timer declares the loss (the resend may wait for the budget)
@@ -329,8 +328,8 @@ void Engine::flush_paced(std::uint16_t) {
 // in-flight, RACK or rate state, and the peer treats it as the duplicate it is (acknowledged,
 // not delivered twice). Never on a clean path, never for bulk.
 bool Engine::thin_copies_due() const {
-  return cfg_.thin_copies && loss_seen_ &&
-         time_diff(current_, loss_seen_ts_) < static_cast<std::int32_t>(kThinLossMemoryMs);
+  return cfg_.thin_copies && loss_seen_ts_ &&
+         time_diff(current_, *loss_seen_ts_) < static_cast<std::int32_t>(kThinLossMemoryMs);
 }
 
 void Engine::send_thin_copies(const std::uint32_t* sns, std::size_t n) {
