@@ -22,7 +22,10 @@
 //     paces one deviation of the per-round loss noise below that, which the max filter would
 //     otherwise add as a standing queue;
 //   * a rate sample's interval counts 1 ms longer than it was read (a 1 ms clock at both ends),
-//     so no sample overstates the rate.
+//     so no sample overstates the rate; one read 1 ms under the min RTT counts only for a round
+//     with nothing better (bunched arrivals read every interval so);
+//   * token-bucket shapers: a probe that found 20 % more restarts Startup only if the rate still
+//     holds three rounds on, and a standing queue is cut once, not again until it has drained.
 // Pure: time comes with every event; nothing random.
 #pragma once
 
@@ -73,6 +76,9 @@ class Bbr final : public CongestionController {
   // A 1.25 probe that finds this much more bandwidth means Startup ended too early (a jitter
   // burst taken for a queue): search again.
   static constexpr double kRestartGrowth = 1.2;
+  // ... and still delivers that much this many rounds after the probe was judged (a token
+  // bucket's burst is spent by then; advance_cycle()).
+  static constexpr std::uint32_t kRestartConfirmRounds = 3;
   static constexpr std::array<double, 8> kCycle = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
   // On a clean path (loss share under kCleanPathLoss) the 0.75 phase lasts until the probe's
   // queue is gone, at most this many min RTTs (draining a whole BDP at 0.75 takes four).
@@ -135,6 +141,8 @@ class Bbr final : public CongestionController {
   std::uint32_t queue_run_ = 0;      // consecutive ACK batches whose RTT shows a queue
   Clock32 queue_run_start_ = 0;      // when that run began
   std::uint64_t last_round_bw_ = 0, prev_round_bw_ = 0;  // delivery rate of the last two rounds
+  // The best sample of the round in progress whose interval read 1 ms under the min RTT.
+  std::uint64_t round_near_bw_ = 0;
   bool queue_now_ = false;           // queue_run_ reached kQueueRun
   bool standing_ = false;            // ... and has lasted a whole min RTT
   // loss share of queue-free rounds
@@ -145,8 +153,13 @@ class Bbr final : public CongestionController {
   // ProbeBW
   std::size_t cycle_index_ = 2;
   std::uint64_t probe_start_bw_ = 0;  // max bandwidth when the 1.25 phase began
+  // A probe found kRestartGrowth more: the estimate before it, and the rounds left until the
+  // delivery rate confirms it (0 = nothing pending).
+  std::uint64_t restart_base_ = 0;
+  std::uint32_t restart_rounds_ = 0;
   Clock32 last_backoff_ = 0;          // the last decrease for a standing queue
   std::uint64_t backoffs_ = 0;
+  bool drained_since_backoff_ = true;  // an RTT sample at the floor since the last decrease
   Clock32 cycle_start_ = 0;
   bool cycle_lost_ = false;
   std::uint64_t inflight_ = 0;

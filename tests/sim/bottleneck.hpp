@@ -19,6 +19,7 @@ struct PathSpec {
   std::uint32_t queue_ms = 50;           // drop-tail queue: this much of the rate ...
   std::uint32_t queue_extra = 64 * 1024; // ... plus a burst allowance (tbf's "latency 50ms,
                                          // burst 64kb")
+  std::uint32_t burst = 0;               // token bucket in front of the rate (tbf's burst)
   std::uint64_t rate_bytes() const { return rate_bps / 8; }
   std::size_t queue_bytes() const {
     return static_cast<std::size_t>(rate_bytes() * queue_ms / 1000 + queue_extra);
@@ -30,6 +31,7 @@ struct PathSpec {
     p.loss = loss;
     p.rate_bytes_per_sec = rate_bytes();
     p.queue_bytes = queue_bytes();
+    p.burst_bytes = burst;
     return p;
   }
 };

@@ -109,6 +109,40 @@ INSTANTIATE_TEST_SUITE_P(Paths, BottleneckBounds,
                          ::testing::Combine(::testing::Values(20, 200),
                                             ::testing::Values(0.0, 0.01, 0.05, 0.10)));
 
+// The same transfers behind a token-bucket shaper (Linux tbf's "burst", as the WAN bench's
+// links have): after the link ran below its rate, up to a bucketful leaves at once, so the
+// receiver sees datagrams in bunches. The bucket only adds capacity, so the model's goodput
+// and wire bounds still hold. (Rate samples read off a 1 ms clock all came out 1 ms under the
+// min RTT there, none counted, and Startup stalled at a quarter of the rate.) Drops are
+// printed, not held to the model's bound: the bucket inflates the rate samples of Startup's
+// last rounds by up to a bucketful per round trip, and with it Startup's overshoot (200 ms,
+// 64 kB: 2.9 % of datagrams against a bound of 1.7 % without a bucket; docs/kcp.md 4.3).
+// The wire bound counts every byte offered, dropped ones included.
+class TokenBucketBounds : public ::testing::TestWithParam<std::tuple<int, double, int>> {};
+
+TEST_P(TokenBucketBounds, GoodputDropsAndWireWithinTheModel) {
+  const auto [rtt, loss, burst] = GetParam();
+  PathSpec p;
+  p.rate_bps = rtt == 20 ? 100'000'000 : 20'000'000;
+  p.rtt_ms = static_cast<std::uint32_t>(rtt);
+  p.loss = loss;
+  p.burst = static_cast<std::uint32_t>(burst);
+  const kcp::Config c = paced();
+  const std::uint64_t bytes = p.rate_bytes() * 6;
+  const auto r = run_bottleneck(c, c, p, bytes, 1, 42, 300'000);
+  ASSERT_TRUE(r.flows[0].complete) << "corrupt=" << r.flows[0].corrupt;
+  const Bounds b = derive(p, c, bytes);
+  std::printf("[ bucket   ] %3d ms %4.1f%% loss %5d B: goodput %6.3f MB/s (bound %6.3f), drops %.2f%% "
+              "(bound %.2f%%), wire %.3f (bound %.3f)\n", rtt, loss * 100, burst, r.flows[0].goodput() / 1e6,
+              b.goodput / 1e6, 100 * r.drop_share(), 100 * b.drops, r.wire_per_payload(), b.wire);
+  EXPECT_GE(r.flows[0].goodput(), b.goodput) << "share of capacity " << r.flows[0].goodput() / p.rate_bytes();
+  EXPECT_LE(r.wire_per_payload(), b.wire);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, TokenBucketBounds,
+                         ::testing::Combine(::testing::Values(20, 200), ::testing::Values(0.0, 0.05),
+                                            ::testing::Values(8 * 1024, 64 * 1024)));
+
 // A session opened by small requests (1 KB per 200 ms for 3 s: application-limited rounds)
 // and then a download: the download still reaches the bound of a fresh start, shifted by the
 // prelude. (Startup must not take the quiet rounds for a full pipe.)
@@ -213,7 +247,7 @@ TEST(Bottleneck, DISABLED_Explore) {
                         {"10M/300j", 10'000'000, 300, 20}};
   for (const Case& k : cases) {
     for (double loss : {0.0, 0.01, 0.05, 0.10}) {
-      for (int v = 0; v < 2; ++v) {
+      for (int v = std::getenv("PANIQ_SIM_BBR_ONLY") ? 1 : 0; v < 2; ++v) {
         const bool bbr = v == 1;
         const std::uint32_t w = bbr ? 4096 : 1024;
         kcp::Config s = config(bbr ? kcp::Congestion::bbr : kcp::Congestion::none,
@@ -224,7 +258,10 @@ TEST(Bottleneck, DISABLED_Explore) {
         p.rtt_ms = k.rtt;
         p.jitter_ms = k.jitter;
         p.loss = loss;
-        const std::uint64_t bytes = k.bps / 8 * 6;  // ~6 s at the link rate
+        if (const char* b = std::getenv("PANIQ_SIM_BURST")) p.burst = static_cast<std::uint32_t>(std::atoi(b));
+        // ~6 s at the link rate (PANIQ_SIM_SECONDS=N: N s)
+        const char* secs_env = std::getenv("PANIQ_SIM_SECONDS");
+        const std::uint64_t bytes = k.bps / 8 * (secs_env ? std::strtoull(secs_env, nullptr, 10) : 6);
         // PANIQ_SIM_SEEDS=N: the mean over seeds 42..42+N-1 (one seed moves a case by a few %).
         const char* seeds_env = std::getenv("PANIQ_SIM_SEEDS");
         const int seeds = seeds_env ? std::max(1, std::atoi(seeds_env)) : 1;
@@ -265,26 +302,30 @@ TEST(Bottleneck, DISABLED_Trace) {
   p.rate_bps = bps;
   p.rtt_ms = rtt;
   p.loss = loss;
+  if (const char* b = std::getenv("PANIQ_SIM_BURST")) p.burst = static_cast<std::uint32_t>(std::atoi(b));
   kcp::Config s = config(kcp::Congestion::bbr, kcp::LossRecovery::rack, 4096);
   if (std::getenv("PANIQ_SIM_BATCHED")) s.output = kcp::OutputMode::batched;
   SimTime last = 0;
   RunOptions opt;
   if (const char* pre = std::getenv("PANIQ_SIM_PRELUDE")) opt.prelude_ms = std::strtoull(pre, nullptr, 10);
   opt.probe = [&](SimTime now, const kcp::Engine& e, const Network& net) {
-    if (now < last + rtt / 2) return;
+    static const char* every = std::getenv("PANIQ_SIM_TRACE_EVERY");  // ms between lines
+    if (now < last + (every ? std::strtoull(every, nullptr, 10) : rtt / 2)) return;
     last = now;
     const auto& b = dynamic_cast<const kcp::Bbr&>(e.congestion());
     std::printf("t %6llu mode %d bw %7.3f MB/s maxbw %7.3f pace %7.3f cwnd %5u infl %7llu minrtt %d "
-                "srtt %lld loss %.3f drops %llu rtx %llu fast %llu lostq %llu\n",
+                "srtt %lld loss %.3f drops %llu rtx %llu fast %llu lostq %llu backoffs %llu fwd %llu\n",
                 (unsigned long long)now, (int)b.mode(), b.bandwidth() / 1e6, b.max_bandwidth() / 1e6,
                 b.pacing_rate() / 1e6, b.cwnd_segments(), (unsigned long long)e.inflight_bytes(),
                 b.min_rtt(), (long long)e.rx_srtt(), b.loss_share(), (unsigned long long)net.stats(Side::a).queue_drops,
                 (unsigned long long)e.stats().retransmits, (unsigned long long)e.stats().fast_retransmits,
-                (unsigned long long)e.stats().timeout_losses);
+                (unsigned long long)e.stats().timeout_losses, (unsigned long long)b.backoffs(), (unsigned long long)net.stats(Side::a).delivered);
   };
   const char* seed_env = std::getenv("PANIQ_SIM_SEED");  // default 42
   const std::uint64_t seed = seed_env ? std::strtoull(seed_env, nullptr, 10) : 42;
-  auto r = run_bottleneck(s, s, p, bps / 8 * 6, 1, seed, 120'000, opt);
+  const char* secs_env = std::getenv("PANIQ_SIM_SECONDS");  // transfer size in link-seconds
+  const std::uint64_t secs = secs_env ? std::strtoull(secs_env, nullptr, 10) : 6;
+  auto r = run_bottleneck(s, s, p, bps / 8 * secs, 1, seed, 120'000, opt);
   std::printf("goodput %.3f MB/s drops %.2f%% wire %.3f\n", r.flows[0].goodput() / 1e6,
               100 * r.drop_share(), r.wire_per_payload());
 }

@@ -48,8 +48,18 @@ void Network::send(Side from, ByteView datagram) {
     }
     const std::uint64_t tx_us =
         (datagram.size() * 1'000'000 + p.rate_bytes_per_sec - 1) / p.rate_bytes_per_sec;
-    link.busy_until_us = start + tx_us;
-    depart_us = link.busy_until_us;
+    if (p.burst_bytes > 0) {
+      // Leaves once the bucket holds its size, not before the one ahead of it; tokens beyond
+      // the bucket's size are lost.
+      const std::uint64_t full_us = p.burst_bytes * 1'000'000 / p.rate_bytes_per_sec;
+      if (start > full_us) link.bucket_vt_us = std::max(link.bucket_vt_us, start - full_us);
+      depart_us = std::max(start, link.bucket_vt_us + tx_us);
+      link.bucket_vt_us += tx_us;
+      link.busy_until_us = depart_us;
+    } else {
+      link.busy_until_us = start + tx_us;
+      depart_us = link.busy_until_us;
+    }
   }
   if (chance(p.loss)) {
     ++link.stats.lost;

@@ -6,7 +6,9 @@
 // A datagram sent at time t on a link goes through, in order:
 //   1. `down`: dropped (a cut cable);
 //   2. the bottleneck (rate_bytes_per_sec > 0): it waits behind the datagrams still being
-//      serialised; if that backlog plus itself exceeds queue_bytes it is tail-dropped;
+//      serialised; if that backlog plus itself exceeds queue_bytes it is tail-dropped; with
+//      burst_bytes, a token bucket of that size lets it leave early while the bucket holds
+//      tokens (tbf after the link ran below its rate);
 //   3. random loss with probability `loss` (after the bottleneck: lost on the wire);
 //   4. propagation: arrival = departure + delay_ms + uniform[0, jitter_ms], but never before the
 //      previous datagram of the link (jitter alone keeps order, as on a real path); then with
@@ -38,6 +40,9 @@ struct LinkParams {
   std::uint32_t reorder_delay_ms = 0;
   std::uint64_t rate_bytes_per_sec = 0;  // bottleneck rate; 0 = unlimited
   std::size_t queue_bytes = 0;           // bottleneck queue cap; 0 = unbounded
+  // A token bucket in front of the rate, as Linux's tbf: after the link has run below its rate,
+  // up to this many bytes leave at once (faster than the rate). 0 = a plain serialiser.
+  std::size_t burst_bytes = 0;
   bool down = false;                     // drop everything
 };
 
@@ -87,6 +92,8 @@ class Network {
     LinkStats stats;
     std::vector<Pending> heap;  // min-heap on (arrive_us, seq)
     std::uint64_t busy_until_us = 0;
+    // Token bucket (burst_bytes > 0): the bucket holds min(burst, rate x (t - bucket_vt_us)).
+    std::uint64_t bucket_vt_us = 0;
     std::uint64_t last_arrive_us = 0;  // FIFO floor for jitter
   };
   static std::size_t index(Side s) { return static_cast<std::size_t>(s); }

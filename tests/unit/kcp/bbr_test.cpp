@@ -207,6 +207,62 @@ TEST(Bbr, ARateSampleCountsItsInterval1MsLongerThanRead) {
   EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u) << "210 000 bytes over 21 ms, not 20";
 }
 
+// A sample whose interval reads 1 ms under the min RTT counts for a round that has no sample
+// spanning it: where datagrams arrive in bunches every interval reads exactly that, and none
+// would count. Next to a sample that spans the min RTT it does not count.
+TEST(Bbr, ASampleReadOneMsUnderTheMinRttCountsOnlyForARoundWithoutBetter) {
+  Bbr bbr(params());
+  AckEvent e;
+  e.acked_segments = 100;
+  e.min_rtt_sample = 21;
+  e.rttvar = 1;
+  std::uint64_t delivered = 0;
+  auto ack = [&](Clock32 now, std::uint64_t prior, std::uint64_t bytes, std::uint32_t interval) {
+    e.now = now;
+    e.rate.prior_delivered = prior;
+    e.rate.delivered = bytes;
+    delivered += bytes;
+    e.delivered = delivered;
+    e.rate.interval_ms = interval;
+    bbr.on_ack(e);
+  };
+  ack(1000, 0, 210'000, 20);     // round 1: 210 000 bytes over 20 + 1 ms, read 1 ms under
+  EXPECT_EQ(bbr.max_bandwidth(), 0u) << "kept aside until the round ends";
+  ack(1021, 210'000, 100'000, 18);  // round 2 begins; read 3 ms under: a burst, never counted
+  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u) << "round 1 had nothing better";
+  ack(1022, 210'000, 168'000, 20);  // round 2: read 1 ms under (8 MB/s) ...
+  ack(1023, 210'000, 147'000, 20);  // ...
+  ack(1024, 210'000, 154'000, 21);  // ... and one that spans the min RTT: 7 MB/s
+  ack(1045, delivered, 10, 21);      // round 3 begins
+  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u);
+  ack(1046, delivered, 10, 21);
+  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u);
+}
+
+// A 1.25 probe that finds 20 % more restarts Startup only if the path still delivers that much
+// three rounds on: a token bucket that filled during the 0.75 phase lets the probe's first
+// bucketful through faster than the rate, and then delivers only the rate.
+TEST(Bbr, AProbeThatFindsMoreRestartsStartupOnlyIfTheRateHolds) {
+  const std::uint64_t bw = 12'000'000, bdp = bw / 50;
+  for (const bool holds : {false, true}) {
+    SCOPED_TRACE(holds ? "the rate holds" : "a bucketful");
+    Feed f(params());
+    to_probe_bw(f, bw, 0);
+    const auto more = bw * 5 / 4;
+    for (int i = 0; i < 12 && f.bbr.pacing_rate() <= f.bbr.bandwidth(); ++i) f.round(bw, 20, 0, false, bdp);
+    ASSERT_GT(f.bbr.pacing_rate(), f.bbr.bandwidth()) << "the 1.25 probe";
+    // The probe's samples: 25 % more; the 0.75 phase ends as soon as in flight is below a BDP.
+    for (int i = 0; i < 4 && f.bbr.pacing_rate() >= f.bbr.bandwidth(); ++i) f.round(more, 20, 0, false, 2 * bdp);
+    ASSERT_LT(f.bbr.pacing_rate(), f.bbr.bandwidth()) << "the 0.75 phase";
+    f.round(more, 20, 0, false, 0);
+    ASSERT_EQ(f.bbr.mode(), Bbr::Mode::probe_bw) << "the verdict waits";
+    ASSERT_EQ(f.bbr.max_bandwidth(), more);
+    for (int i = 0; i < 3; ++i) f.round(holds ? more : bw, 20, 0, false, bdp);
+    f.round(holds ? more : bw, 20, 0, false, bdp);
+    EXPECT_EQ(f.bbr.mode(), holds ? Bbr::Mode::startup : Bbr::Mode::probe_bw);
+  }
+}
+
 TEST(Bbr, ApplicationLimitedRoundsNeverEndStartup) {
   Feed f(params());
   for (int i = 0; i < 20; ++i) f.round(20'000, 200, 0, /*app_limited=*/true);
