@@ -14,6 +14,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/resident.hpp"
 #include "net/endpoint.hpp"
 #include "net/relay.hpp"
 #include "profile/addr.hpp"
@@ -111,6 +112,7 @@ namespace {
 net::awaitable<void> trim_loop(std::function<std::uint64_t()> active) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::uint64_t peak = 0;
+  bool started = false;
   for (;;) {
     timer.expires_after(std::chrono::seconds(2));
     auto [ec] = co_await timer.async_wait(net::use_nothrow);
@@ -121,6 +123,13 @@ net::awaitable<void> trim_loop(std::function<std::uint64_t()> active) {
     if (peak >= now + 32 || quiet_relays) {
       ::malloc_trim(0);
       peak = now;
+    }
+    // Start-up is over on the first tick; traffic has stopped when the relay buffers go: the
+    // code and read-only data touched since leave the resident set (app/resident.hpp).
+    if (!started || quiet_relays) {
+      const std::size_t released = release_clean_file_pages();
+      spdlog::debug("released {} kB of clean file pages from the resident set", released / 1024);
+      started = true;
     }
   }
 }

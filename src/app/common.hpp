@@ -91,8 +91,9 @@ class LogLimiter {
 // `active()` has fallen by at least 32 since its peak, malloc_trim(0) runs and the peak resets
 // (glibc keeps freed small blocks otherwise, so a burst of streams would leave the daemon at
 // its peak size). On the same tick, pooled relay buffers that no relay borrowed in the last
-// 2 s are freed (net::relay_pool_release_if_idle), and malloc_trim runs then too. Runs until
-// the io_context stops.
+// 2 s are freed (net::relay_pool_release_if_idle), and malloc_trim runs then too. On the first
+// tick (start-up done) and whenever the relay buffers go, clean file pages leave the resident
+// set (release_clean_file_pages, app/resident.hpp). Runs until the io_context stops.
 void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active);
 
 // Parses "IP:port" or resolves "host:port" (first address) for a TCP listener / UDP socket.

@@ -247,11 +247,14 @@ void Bbr::advance_cycle(const AckEvent& e) {
   // than it carries. Every flow lowers its estimate to 90 % of what it delivers now and drains
   // for a round: a multiplicative decrease, so the larger flow gives up more and shares
   // converge (the probes add back what the path really has).
-  // Once per queue: the next cut waits for an RTT sample back at the floor. The 0.75 round
-  // after a cut drains only part of a deep queue, and cutting again for what is left took a
-  // flow behind a token bucket (100 Mbit/s 20 ms 5 %, 64 kB) to 72 % in three cuts.
-  if (standing_ && gain <= 1 && cycle_index_ != 1 && drained_since_backoff_ &&
-      time_diff(e.now, last_backoff_) > 2 * std::max<std::int32_t>(min_rtt_, 1)) {
+  // Once per queue: the next cut waits for an RTT sample back at the floor, or kDrainRounds
+  // min RTTs. The 0.75 round after a cut drains only part of a deep queue, and cutting again
+  // for what is left took a flow behind a token bucket (100 Mbit/s 20 ms 5 %, 64 kB) to 72 %
+  // in three cuts 40 ms apart; a queue that outlasts the wait is cut again.
+  const std::int32_t since_backoff = time_diff(e.now, last_backoff_);
+  const std::int32_t round = std::max<std::int32_t>(min_rtt_, 1);
+  if (standing_ && gain <= 1 && cycle_index_ != 1 && since_backoff > 2 * round &&
+      (drained_since_backoff_ || since_backoff > kDrainRounds * round)) {
     const std::uint64_t now_bw = bw_rounds_[round_count_ % kBwRounds];
     const std::uint64_t base = now_bw > 0 ? now_bw : max_bandwidth();
     for (std::uint64_t& slot : bw_rounds_) slot = std::min(slot, base * 9 / 10);
