@@ -25,7 +25,8 @@
 //     so no sample overstates the rate; one read 1 ms under the min RTT counts only for a round
 //     with nothing better (bunched arrivals read every interval so);
 //   * token-bucket shapers: a probe that found 20 % more restarts Startup only if the rate still
-//     holds three rounds on, and a standing queue is cut once, not again until it has drained.
+//     holds three rounds on, and a standing queue is cut again only after it drained or
+//     outlasted four min RTTs.
 // Pure: time comes with every event; nothing random.
 #pragma once
 
