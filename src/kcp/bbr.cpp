@@ -34,6 +34,8 @@ std::int32_t Bbr::rtt_floor() const {
   return f >= 0 ? f : min_rtt_;
 }
 
+std::int32_t Bbr::queue_floor() const { return rtt_floor() + queue_threshold(min_rtt_); }
+
 std::uint64_t Bbr::max_bandwidth() const {
   return *std::max_element(bw_rounds_.begin(), bw_rounds_.end());
 }
@@ -86,12 +88,12 @@ void Bbr::on_ack(const AckEvent& e) {
     // ahead of the very rise it is meant to see.
     std::int32_t rttvar = e.rttvar;
     if (mode_ == Mode::startup && round_start_rttvar_ >= 0) rttvar = std::min(rttvar, round_start_rttvar_);
-    const std::int64_t limit = rtt_floor() + queue_threshold(min_rtt_) + 2 * rttvar;
-    if (e.min_rtt_sample > limit) {
+    const std::int32_t no_queue = queue_floor();
+    if (e.min_rtt_sample > no_queue + 2 * static_cast<std::int64_t>(rttvar)) {
       if (queue_run_++ == 0) queue_run_start_ = e.now;
     } else {
       queue_run_ = 0;
-      if (e.min_rtt_sample <= rtt_floor() + queue_threshold(min_rtt_)) drained_since_backoff_ = true;
+      if (e.min_rtt_sample <= no_queue) drained_since_backoff_ = true;
     }
     queue_now_ = queue_run_ >= (mode_ == Mode::startup ? kStartupQueueRun : kQueueRun) &&
                  time_diff(e.now, queue_run_start_) >= std::max<std::int32_t>(4, min_rtt_ / 8);
@@ -161,7 +163,7 @@ void Bbr::start_round(const AckEvent& e) {
   // The loss share of the round that ended, if it ran without a queue.
   const std::uint64_t delivered = e.delivered - round_delivered_start_;
   if (round_in_probe_ && delivered + round_lost_ > 0 && min_rtt_ >= 0 && round_min_rtt_ >= 0) {
-    const bool queue = queue_now_ || round_min_rtt_ > rtt_floor() + queue_threshold(min_rtt_);
+    const bool queue = queue_now_ || round_min_rtt_ > queue_floor();
     const double sample =
         static_cast<double>(round_lost_) / static_cast<double>(delivered + round_lost_);
     // A round with a queue says nothing about the path's random loss: its losses may be the
@@ -238,7 +240,7 @@ void Bbr::advance_cycle(const AckEvent& e) {
       // cruising paces at the measured rate (the noise of 1 ms timestamps biases the max
       // filter up a little) and the in-flight cap lets the queue grow to a whole BDP.
       const bool queue_gone = last_rtt_ >= 0 && min_rtt_ >= 0 &&
-                              last_rtt_ <= rtt_floor() + queue_threshold(min_rtt_);
+                              last_rtt_ <= queue_floor();
       next = inflight_ <= bdp(1.0) || (elapsed && queue_gone) ||
              time_diff(e.now, cycle_start_) > kDrainRounds * std::max<std::int32_t>(min_rtt_, 1);
     }

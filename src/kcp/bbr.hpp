@@ -61,7 +61,7 @@ class Bbr final : public CongestionController {
   static constexpr std::uint32_t kClockGrainMs = 2;  // in-flight allowance for the 1 ms clock
   static constexpr double kMaxLossCompensation = 0.15;
   // Cruising (gain 1) on a lossy path paces this many standard deviations of the per-round
-  // loss noise below the estimate (cruise_gain(); docs/kcp.md 6.7).
+  // loss noise below the estimate (cruise_gain(); docs/kcp.md 6.2).
   static constexpr double kCruiseNoiseMargin = 1.0;
   // Below this min RTT the path is a LAN or loopback: unpaced, at most kLowRttWindow segments
   // in flight (the reference's default window), as the reference sends there.
@@ -138,6 +138,8 @@ class Bbr final : public CongestionController {
   // queue no sender can drain), the all-time minimum is a rare lucky sample.
   std::array<std::int32_t, kBwRounds> round_mins_{};
   std::int32_t rtt_floor() const;
+  // The highest RTT that shows no queue: the floor plus the queue threshold (min RTT known).
+  std::int32_t queue_floor() const;
   std::int32_t round_start_rttvar_ = -1;  // RTT deviation when the round in progress began
   std::uint32_t queue_run_ = 0;      // consecutive ACK batches whose RTT shows a queue
   Clock32 queue_run_start_ = 0;      // when that run began

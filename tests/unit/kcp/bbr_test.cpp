@@ -191,52 +191,52 @@ TEST(Bbr, CruisingOnALossyPathPacesOneDeviationOfItsLossNoiseBelowTheEstimate) {
   EXPECT_TRUE(thin_cruised);
 }
 
-// Both ends of a sample's interval come off a 1 ms clock: the interval counts 1 ms longer than
-// read, so a sample never reads above what was delivered.
-TEST(Bbr, ARateSampleCountsItsInterval1MsLongerThanRead) {
-  Bbr bbr(params());
-  AckEvent e;
-  e.now = 1000;
-  e.acked_segments = 100;
-  e.min_rtt_sample = 20;
-  e.rttvar = 1;
-  e.rate.prior_delivered = 0;
-  e.delivered = e.rate.delivered = 210'000;
-  e.rate.interval_ms = 20;
-  bbr.on_ack(e);
-  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u) << "210 000 bytes over 21 ms, not 20";
-}
-
-// A sample whose interval reads 1 ms under the min RTT counts for a round that has no sample
-// spanning it: where datagrams arrive in bunches every interval reads exactly that, and none
-// would count. Next to a sample that spans the min RTT it does not count.
-TEST(Bbr, ASampleReadOneMsUnderTheMinRttCountsOnlyForARoundWithoutBetter) {
-  Bbr bbr(params());
-  AckEvent e;
-  e.acked_segments = 100;
-  e.min_rtt_sample = 21;
-  e.rttvar = 1;
+// Single ACK batches with a given RTT, one after another: each carries a rate sample of `bytes`
+// that began at `prior` delivered bytes and spans `interval` ms as read.
+struct Acks {
+  Bbr bbr{params()};
+  std::int32_t rtt;
   std::uint64_t delivered = 0;
-  auto ack = [&](Clock32 now, std::uint64_t prior, std::uint64_t bytes, std::uint32_t interval) {
+  explicit Acks(std::int32_t rtt_ms) : rtt(rtt_ms) {}
+  void ack(Clock32 now, std::uint64_t prior, std::uint64_t bytes, std::uint32_t interval) {
+    AckEvent e;
     e.now = now;
+    e.acked_segments = 100;
+    e.min_rtt_sample = rtt;
+    e.rttvar = 1;
     e.rate.prior_delivered = prior;
     e.rate.delivered = bytes;
     delivered += bytes;
     e.delivered = delivered;
     e.rate.interval_ms = interval;
     bbr.on_ack(e);
-  };
-  ack(1000, 0, 210'000, 20);     // round 1: 210 000 bytes over 20 + 1 ms, read 1 ms under
-  EXPECT_EQ(bbr.max_bandwidth(), 0u) << "kept aside until the round ends";
-  ack(1021, 210'000, 100'000, 18);  // round 2 begins; read 3 ms under: a burst, never counted
-  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u) << "round 1 had nothing better";
-  ack(1022, 210'000, 168'000, 20);  // round 2: read 1 ms under (8 MB/s) ...
-  ack(1023, 210'000, 147'000, 20);  // ...
-  ack(1024, 210'000, 154'000, 21);  // ... and one that spans the min RTT: 7 MB/s
-  ack(1045, delivered, 10, 21);      // round 3 begins
-  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u);
-  ack(1046, delivered, 10, 21);
-  EXPECT_EQ(bbr.max_bandwidth(), 10'000'000u);
+  }
+};
+
+// Both ends of a sample's interval come off a 1 ms clock: the interval counts 1 ms longer than
+// read, so a sample never reads above what was delivered.
+TEST(Bbr, ARateSampleCountsItsInterval1MsLongerThanRead) {
+  Acks a(20);
+  a.ack(1000, 0, 210'000, 20);
+  EXPECT_EQ(a.bbr.max_bandwidth(), 10'000'000u) << "210 000 bytes over 21 ms, not 20";
+}
+
+// A sample whose interval reads 1 ms under the min RTT counts for a round that has no sample
+// spanning it: where datagrams arrive in bunches every interval reads exactly that, and none
+// would count. Next to a sample that spans the min RTT it does not count.
+TEST(Bbr, ASampleReadOneMsUnderTheMinRttCountsOnlyForARoundWithoutBetter) {
+  Acks a(21);
+  a.ack(1000, 0, 210'000, 20);     // round 1: 210 000 bytes over 20 + 1 ms, read 1 ms under
+  EXPECT_EQ(a.bbr.max_bandwidth(), 0u) << "kept aside until the round ends";
+  a.ack(1021, 210'000, 100'000, 18);  // round 2 begins; read 3 ms under: a burst, never counted
+  EXPECT_EQ(a.bbr.max_bandwidth(), 10'000'000u) << "round 1 had nothing better";
+  a.ack(1022, 210'000, 168'000, 20);  // round 2: read 1 ms under (8 MB/s) ...
+  a.ack(1023, 210'000, 147'000, 20);  // ...
+  a.ack(1024, 210'000, 154'000, 21);  // ... and one that spans the min RTT: 7 MB/s
+  a.ack(1045, a.delivered, 10, 21);   // round 3 begins
+  EXPECT_EQ(a.bbr.max_bandwidth(), 10'000'000u);
+  a.ack(1046, a.delivered, 10, 21);
+  EXPECT_EQ(a.bbr.max_bandwidth(), 10'000'000u);
 }
 
 // A 1.25 probe that finds 20 % more restarts Startup only if the path still delivers that much
