@@ -208,7 +208,10 @@ TEST(Bottleneck, ALossyShortPathKeepsNoStandingQueue) {
 //   build/tests/sim/sim_kcp --gtest_also_run_disabled_tests --gtest_filter='Bottleneck.DISABLED_*'
 // (PANIQ_SIM_BATCHED=1: packed output, in Explore and Trace; PANIQ_SIM_SEEDS=N: Explore also
 // prints the mean over N seeds; PANIQ_SIM_TRACE=bps,rtt,loss[,jitter] for the trace, with
-// PANIQ_SIM_SEED=N for another seed than 42).
+// PANIQ_SIM_SEED=N for another seed than 42 and PANIQ_SIM_TRACE_EVERY=MS for its line spacing;
+// in both, PANIQ_SIM_BURST=BYTES puts a token bucket in front of the rate and
+// PANIQ_SIM_SECONDS=N sizes the transfer at N s of the link; PANIQ_SIM_BBR_ONLY=1 leaves the
+// reference's sender out of Explore).
 TEST(Bottleneck, DISABLED_ExploreTwoFlows) {
   for (std::uint32_t rtt : {20u, 200u}) {
     for (SimTime secs : {2, 6, 20}) {
