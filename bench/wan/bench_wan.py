@@ -418,6 +418,8 @@ def parse_variant(text, n):
 
 
 PROFILE_SECTIONS = {"kcp", "obfuscation", "transport_padding"}
+PROFILE_S4 = 50  # bytes; see make_tunnels()
+FRAMING = {}  # the paniq-cpp profile's framing, for the results file
 
 
 def make_tunnels(h, args, bins):
@@ -429,6 +431,15 @@ def make_tunnels(h, args, bins):
     if "paniq" in want:
         gen = json.loads(run([os.path.join(bins, "paniq-ctl"), "create-profile", "--proxy-addr",
                               f"{ADDR_S}:{PANIQ_PORT}"]))
+        # create-profile draws s4 (the random prefix of every transport datagram) from 20..80
+        # bytes, so each run's datagrams would carry 20..80 bytes of it: up to 4 % of goodput and
+        # of wire bytes per payload byte between runs of the same code, from the profile alone.
+        # Every run uses the middle of that range (the padding create-profile derives from the
+        # headroom is the same for any s4 in it at the default MTU).
+        gen["obfuscation"]["s4"] = PROFILE_S4
+        FRAMING.update(s4=PROFILE_S4, max_packet_size=gen["kcp"]["max_packet_size"],
+                       max_payload=gen["kcp"]["max_payload"], encryption=gen["obfuscation"]["encryption"],
+                       transport_padding=gen["transport_padding"])
         variants = [("", {})] + [parse_variant(v, i + 1) for i, v in enumerate(args.paniq_variant)]
         for label, edits in variants:
             # Keys of the profile's own sections (e.g. {"obfuscation": {"encryption": "off"}})
@@ -528,6 +539,7 @@ def main():
                       "tunnels": [t.label for t in tunnels], "bulk_seconds": args.seconds,
                       "two_flow_seconds": args.two_flow_seconds, "small_requests": args.small,
                       "paniq_variants": args.paniq_variant, "socks5d_config": SOCKS5D_CONFIG,
+                      "paniq_framing": FRAMING,
                       "kcptun_flags": KCPTUN_FLAGS, "tbf": TBF, "seed": args.seed,
                       "wall_seconds": round(time.monotonic() - t0), "loadavg_at_start": load0},
            "results": results}

@@ -210,8 +210,9 @@ TEST(Bottleneck, ALossyShortPathKeepsNoStandingQueue) {
 // prints the mean over N seeds; PANIQ_SIM_TRACE=bps,rtt,loss[,jitter] for the trace, with
 // PANIQ_SIM_SEED=N for another seed than 42 and PANIQ_SIM_TRACE_EVERY=MS for its line spacing;
 // in both, PANIQ_SIM_BURST=BYTES puts a token bucket in front of the rate and
-// PANIQ_SIM_SECONDS=N sizes the transfer at N s of the link; PANIQ_SIM_BBR_ONLY=1 leaves the
-// reference's sender out of Explore).
+// PANIQ_SIM_SECONDS=N sizes the transfer at N s of the link, and PANIQ_SIM_PRELUDE=MS sends
+// 1 KB every 200 ms for MS before the bulk (a session warmed by small requests, as the WAN
+// bench's downloads start); PANIQ_SIM_BBR_ONLY=1 leaves the reference's sender out of Explore).
 TEST(Bottleneck, DISABLED_ExploreTwoFlows) {
   for (std::uint32_t rtt : {20u, 200u}) {
     for (SimTime secs : {2, 6, 20}) {
@@ -255,11 +256,13 @@ TEST(Bottleneck, DISABLED_Explore) {
         // PANIQ_SIM_SEEDS=N: the mean over seeds 42..42+N-1 (one seed moves a case by a few %).
         const char* seeds_env = std::getenv("PANIQ_SIM_SEEDS");
         const int seeds = seeds_env ? std::max(1, std::atoi(seeds_env)) : 1;
-        auto r = run_bottleneck(s, s, p, bytes, 1, 42, 120'000);
+        RunOptions opt;
+        if (const char* pre = std::getenv("PANIQ_SIM_PRELUDE")) opt.prelude_ms = std::strtoull(pre, nullptr, 10);
+        auto r = run_bottleneck(s, s, p, bytes, 1, 42, 120'000, opt);
         if (seeds > 1) {
           double goodput = r.flows[0].goodput(), drops = r.drop_share(), wire = r.wire_per_payload();
           for (int k = 1; k < seeds; ++k) {
-            const auto rk = run_bottleneck(s, s, p, bytes, 1, 42 + static_cast<std::uint64_t>(k), 120'000);
+            const auto rk = run_bottleneck(s, s, p, bytes, 1, 42 + static_cast<std::uint64_t>(k), 120'000, opt);
             goodput += rk.flows[0].goodput();
             drops += rk.drop_share();
             wire += rk.wire_per_payload();
