@@ -106,6 +106,16 @@ class Sink:
         self.sock.close()
 
 
+def heap_walk(enabled, state, procs):
+    """heap_walk.py's view of each daemon's heap in this state (--heap-walk)."""
+    if not enabled:
+        return
+    walker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heap_walk.py")
+    for daemon, pid in procs.items():
+        print(f"--- {daemon} heap, {state} ---", flush=True)
+        subprocess.run([sys.executable, walker, str(pid)], check=False, timeout=60)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", required=True)
@@ -113,7 +123,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--smaps-dir", help="write per-mapping Rss/Anonymous for each state here")
     ap.add_argument("--heap-walk", action="store_true",
-                    help="after close, print heap_walk.py's view of each daemon's heap")
+                    help="when idle and after close, print heap_walk.py's view of each daemon's heap")
     args = ap.parse_args()
     os.environ["PANIQ_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import resource
@@ -134,6 +144,7 @@ def main():
         procs = {"socks5d": client.pid, "proxy-server": server.pid}
         rows["idle"] = {n: smaps(p) for n, p in procs.items()}
         dump_mappings(args.smaps_dir, "idle", procs)
+        heap_walk(args.heap_walk, "idle", procs)
         held = []
         for i in range(args.streams):
             s, reply = socks_open(client.port, 1, atyp_ipv4("127.0.0.1"), sink.port, timeout=30)
@@ -150,11 +161,7 @@ def main():
         time.sleep(10)
         rows["after close (10 s)"] = {n: smaps(p) for n, p in procs.items()}
         dump_mappings(args.smaps_dir, "after close", procs)
-        if args.heap_walk:
-            walker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heap_walk.py")
-            for daemon, pid in procs.items():
-                print(f"--- {daemon} heap after close ---", flush=True)
-                subprocess.run([sys.executable, walker, str(pid)], check=False, timeout=60)
+        heap_walk(args.heap_walk, "after close", procs)
         n = max(1, len(held))
     print(f"\n{'state':<22}" + "".join(f"{d + ' ' + k:>26}" for d in ("socks5d", "proxy-server")
                                       for k in ("Anonymous kB", "Rss kB")))

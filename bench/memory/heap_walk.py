@@ -50,7 +50,7 @@ def walk(data):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pid", type=int)
-    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--top", type=int, default=20)
     args = ap.parse_args()
     chunks = walk(read_heap(args.pid))
     by_size = collections.Counter()
@@ -65,7 +65,11 @@ def main():
     heap_kb = (chunks[-1][0] + chunks[-1][1]) // 1024 if chunks else 0
     print(f"heap {heap_kb} KB in {len(chunks)} chunks; in use {sum(by_size.values())} chunks, "
           f"{used // 1024} KB; pages holding them {len(pages) * PAGE // 1024} KB")
+    print("  most chunks:")
     for size, n in by_size.most_common(args.top):
+        print(f"  {size:>7} B x {n:>6} = {size * n // 1024:>6} KB")
+    print("  most bytes:")
+    for size, n in sorted(by_size.items(), key=lambda kv: -kv[0] * kv[1])[:args.top]:
         print(f"  {size:>7} B x {n:>6} = {size * n // 1024:>6} KB")
     return 0
 
