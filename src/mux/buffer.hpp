@@ -69,10 +69,14 @@ class ChunkQueue {
   std::size_t size_ = 0;
 };
 
-// Growable FIFO ring (power-of-two capacity, never shrinks).
+// Growable FIFO ring (power-of-two capacity). Storage grown past kKeep entries by a burst is
+// freed when the ring drains, so that a burst of thousands of stream events leaves nothing
+// behind; a ring that never holds more keeps its storage (no allocation in steady traffic).
 template <class T>
 class RingQueue {
  public:
+  static constexpr std::size_t kKeep = 64;
+
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
   void push(const T& v) {
@@ -86,9 +90,14 @@ class RingQueue {
   T pop() {
     T v = buf_[head_];
     head_ = (head_ + 1) & (buf_.size() - 1);
-    --size_;
+    if (--size_ == 0 && buf_.size() > kKeep) {
+      // Drained after a burst: the storage goes, the next push starts small again.
+      std::vector<T>().swap(buf_);
+      head_ = 0;
+    }
     return v;
   }
+  std::size_t capacity() const { return buf_.size(); }
 
  private:
   void grow() {

@@ -1,6 +1,8 @@
 // Session: application commands, output, events and timers. Peer input: session_input.cpp.
 #include "mux/session.hpp"
 
+#include "core/containers.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -267,6 +269,7 @@ void Session::close(StreamId id, TimeMs now) {
   if (s.fin_sent) recent_fins_.remember(id);
   recv_total_ -= s.rx.size();
   streams_.erase(it);
+  shrink_if_sparse(streams_);
   if (blocked_) maybe_resume();
 }
 

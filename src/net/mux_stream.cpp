@@ -3,6 +3,7 @@
 #include <chrono>
 #include <vector>
 
+#include "core/containers.hpp"
 #include "net/clock.hpp"
 
 namespace paniq::net {
@@ -34,7 +35,10 @@ void StreamHost::attach(detail::StreamState* s) { streams_[Key{s->session, s->id
 
 void StreamHost::detach(detail::StreamState* s) {
   auto it = streams_.find(Key{s->session, s->id});
-  if (it != streams_.end() && it->second == s) streams_.erase(it);
+  if (it != streams_.end() && it->second == s) {
+    streams_.erase(it);
+    shrink_if_sparse(streams_);
+  }
 }
 
 detail::StreamState* StreamHost::find(std::uint64_t session, mux::StreamId id) {

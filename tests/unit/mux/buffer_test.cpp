@@ -64,6 +64,24 @@ TEST(Buffer, RingQueueKeepsOrderWhileGrowingAndWrapping) {
   EXPECT_EQ(next_in, next_out);
 }
 
+TEST(Buffer, RingQueueFreesWhatABurstGrewOnceDrained) {
+  RingQueue<int> q;
+  for (int i = 0; i < 1000; ++i) q.push(i);
+  EXPECT_GE(q.capacity(), 1000u);
+  for (int i = 0; i < 999; ++i) ASSERT_EQ(q.pop(), i);
+  EXPECT_GE(q.capacity(), 1000u) << "kept while anything is queued";
+  ASSERT_EQ(q.pop(), 999);
+  EXPECT_EQ(q.capacity(), 0u) << "the burst's storage is freed once drained";
+  // Small backlogs keep their storage: no allocation per drain in steady traffic.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) q.push(i);
+    const std::size_t cap = q.capacity();
+    for (int i = 0; i < 40; ++i) ASSERT_EQ(q.pop(), i);
+    EXPECT_EQ(q.capacity(), cap);
+    EXPECT_LE(cap, RingQueue<int>::kKeep);
+  }
+}
+
 TEST(Buffer, OutBufferStaysContiguousThroughPartialConsumption) {
   OutBuffer out(16);
   Bytes model;
