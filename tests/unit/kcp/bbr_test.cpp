@@ -83,6 +83,11 @@ TEST(Bbr, StartupDoublesThenDrainsThenCruisesAtTheMeasuredRate) {
   EXPECT_EQ(f.bbr.inflight_limit(), 2ull * 2'500'000 * 102 / 1000);
 }
 
+// Startup's in-flight cap at `gain` BDPs of `bw`, at the feed's min RTT of 100 ms (+2 ms grain).
+std::uint64_t startup_cap(double gain, std::uint64_t bw) {
+  return static_cast<std::uint64_t>(gain * static_cast<double>(bw) * 102 / 1000.0);
+}
+
 // While the search has lost nothing, Startup's in-flight cap follows the growth the last round
 // showed, between 1.5 and 1.75 BDPs: a round that grew less says the pipe is filling. The first
 // loss gives it the full 1.75 again, for the rest of the search.
@@ -90,41 +95,35 @@ TEST(Bbr, StartupCapFollowsTheLastRoundsGrowthUntilALoss) {
   // Each feed round's ACK ends the round before it: the growth of round k is known, and the
   // cap set, once round k + 1 has begun; the cap applies to the filtered rate, the largest yet.
   Feed f(params());
-  const auto cap = [](double gain, std::uint64_t bw) {
-    return static_cast<std::uint64_t>(gain * static_cast<double>(bw) * 102 / 1000.0);
-  };
   f.round(1'000'000, 100);
   f.round(2'000'000, 100);
   f.round(2'200'000, 100);  // round 2 grew 2x over round 1
   ASSERT_EQ(f.bbr.mode(), Bbr::Mode::startup);
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.75, 2'200'000)) << "grew 2x: the full cap";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.75, 2'200'000)) << "grew 2x: the full cap";
   f.round(3'520'000, 100);  // round 3 grew 1.1x
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.5, 3'520'000)) << "grew 1.1x: the floor, 1.5";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.5, 3'520'000)) << "grew 1.1x: the floor, 1.5";
   f.round(3'700'000, 100);  // round 4 grew 1.6x
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.6, 3'700'000)) << "grew 1.6x: 1.6";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.6, 3'700'000)) << "grew 1.6x: 1.6";
   f.round(3'800'000, 100, 13'000);
   ASSERT_EQ(f.bbr.mode(), Bbr::Mode::startup);
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.75, 3'800'000)) << "a loss: the full cap again";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.75, 3'800'000)) << "a loss: the full cap again";
   f.round(3'900'000, 100);  // round 6 grew 1.03x, but the search has lost
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.75, 3'900'000)) << "... for the rest of the search";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.75, 3'900'000)) << "... for the rest of the search";
 }
 
 // A round the application limited says nothing about the pipe: it neither lowers the cap nor
 // serves as the base of the next round's growth.
 TEST(Bbr, StartupCapIgnoresApplicationLimitedRounds) {
   Feed f(params());
-  const auto cap = [](double gain, std::uint64_t bw) {
-    return static_cast<std::uint64_t>(gain * static_cast<double>(bw) * 102 / 1000.0);
-  };
   f.round(1'000'000, 100);
   f.round(2'000'000, 100);
   f.round(2'100'000, 100, 0, true);  // limited by the application
   f.round(2'200'000, 100);           // ends the limited round
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.75, 2'200'000)) << "a limited round (1.05x) does not count";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.75, 2'200'000)) << "a limited round (1.05x) does not count";
   f.round(2'300'000, 100);           // ends round 4, which grew 1.05x over a limited round
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.75, 2'300'000)) << "nor is it the base of the next";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.75, 2'300'000)) << "nor is it the base of the next";
   f.round(2'400'000, 100);           // ends round 5: 1.05x over round 4, both full rounds
-  EXPECT_EQ(f.bbr.inflight_limit(), cap(1.5, 2'400'000)) << "two full rounds: the cap follows";
+  EXPECT_EQ(f.bbr.inflight_limit(), startup_cap(1.5, 2'400'000)) << "two full rounds: the cap follows";
 }
 
 // On a clean path ProbeBW's 0.75 phase lasts until the probe's queue is gone (in flight down to
