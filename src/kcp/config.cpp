@@ -37,6 +37,9 @@ Config Config::reference(std::uint32_t conv, std::uint32_t mtu, std::uint32_t fl
 Result<void> Config::validate() const {
   if (mtu < kMinMtu) return bad("mtu", mtu, "below 50, ikcp's smallest MTU");
   if (mtu > kMaxMtu) return bad("mtu", mtu, "above 65535, the largest transport payload");
+  if (record_stretch > kMaxMtu - mtu) {
+    return bad("record_stretch", record_stretch, "mtu + record_stretch above 65535");
+  }
   if (nodelay > 2) return bad("nodelay", nodelay, "must be 0, 1 or 2");
   if (interval < 1) return bad("interval", interval, "must be at least 1 ms");
   if (interval > kMaxInterval) return bad("interval", interval, "above 5000 ms");

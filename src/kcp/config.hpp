@@ -42,6 +42,11 @@ struct Config {
   std::uint32_t conv = 0;       // conversation id (the server picks it, PROTOCOL.md 4)
   std::uint32_t mtu = 1400;     // bytes per datagram incl. the 24-byte header; from envelope
                                 // derive_sizes().kcp_mtu in the tunnel (PROTOCOL.md 5.4)
+  // Bytes a record (send_record) may carry beyond the MSS. Such a record goes alone in its
+  // segment, and the segment alone in its datagram, up to mtu + record_stretch bytes: the
+  // tunnel's segment fill (docs/protocol.md 7.9) gives a full datagram's padding to payload.
+  // Any KCP receiver of ours accepts it (segments up to the datagram); 0 = off.
+  std::uint32_t record_stretch = 0;
   std::uint32_t nodelay = 1;    // 0 normal (min RTO 100 ms), 1 nodelay (30 ms), 2 (ikcp's step)
   std::uint32_t interval = 10;  // flush interval, ms (profile flush_interval_ms; NOT clamped to 10)
   std::uint32_t resend = 2;     // fast resend after this many out-of-order ACKs; 0 = off

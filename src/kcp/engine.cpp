@@ -40,7 +40,7 @@ Engine::Engine(const Config& cfg)
       stream_(cfg.stream),
       max_snd_queue_(cfg.max_snd_queue),
       cc_(make_controller(cfg)),
-      snd_pool_(mss_),
+      snd_pool_(mss_ + cfg.record_stretch),
       rcv_pool_(mss_) {
   acklist_.reserve(64);
   if (cfg_.paced_sender()) rx_rto_ = detail::kPacedRtoInitial;
@@ -121,9 +121,10 @@ Result<std::size_t> Engine::send_message(ByteView data) {
 Result<std::size_t> Engine::send_record(ByteView record) {
   if (record.empty()) return std::size_t{0};
   if (!stream_) return send_message(record);  // a message is a record already
-  if (record.size() > mss_) {
-    return make_error(Errc::message_too_large, "kcp: record of " + std::to_string(record.size()) +
-                                                   " bytes exceeds the MSS " + std::to_string(mss_));
+  if (record.size() > mss_ + cfg_.record_stretch) {
+    return make_error(Errc::message_too_large,
+                      "kcp: record of " + std::to_string(record.size()) + " bytes exceeds the MSS " +
+                          std::to_string(mss_) + " + stretch " + std::to_string(cfg_.record_stretch));
   }
   if (nsnd_que_ > 0) {
     SndSeg& last = snd_[snd_nxt_ + nsnd_que_ - 1];

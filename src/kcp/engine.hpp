@@ -98,8 +98,9 @@ class Engine {
   // Stream mode, for a caller whose records must each stay within one segment (stream offsets,
   // docs/protocol.md 7.8): queues `record` whole, appended to the last queued segment only
   // when it fits there entirely, else as a new segment. Returns record.size(), or 0 when the
-  // queue has no room. Fails with Errc::message_too_large when the record exceeds the MSS.
-  // Message mode: the same as send().
+  // queue has no room. A record longer than the MSS (up to Config::record_stretch more) gets a
+  // segment of its own that nothing is appended to. Fails with Errc::message_too_large when the
+  // record exceeds MSS + record_stretch. Message mode: the same as send().
   Result<std::size_t> send_record(ByteView record);
 
   // Data segments that the last input() stored ahead of a gap (sn above the next one in order),

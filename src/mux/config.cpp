@@ -22,6 +22,12 @@ Result<void> Config::validate() const {
   if (max_frame_size == 0 || max_frame_size > kMaxPayload) {
     return bad("max_frame_size", max_frame_size, "must be 1..65535");
   }
+  if (frame_stretch_max != 0 && !stream_offsets) {
+    return bad("frame_stretch_max", frame_stretch_max, "needs stream_offsets");
+  }
+  if (frame_stretch_max > kMaxPayload - max_frame_size) {
+    return bad("frame_stretch_max", frame_stretch_max, "max_frame_size + stretch above 65535");
+  }
   if (stream_offsets && max_frame_size <= kOffsetSize) {
     return bad("max_frame_size", max_frame_size, "must be above 4 with stream_offsets");
   }
@@ -41,8 +47,9 @@ Result<void> Config::validate() const {
                "must be at least stream_recv_buffer");
   }
   if (recv_stall_timeout_ms == 0) return bad("recv_stall_timeout_ms", 0, "must be positive");
-  if (outbound_limit < max_frame_size + kHeaderSize) {
-    return bad("outbound_limit", outbound_limit, "must hold one frame (max_frame_size + 8)");
+  if (outbound_limit < max_frame_size + frame_stretch_max + kHeaderSize) {
+    return bad("outbound_limit", outbound_limit,
+               "must hold one frame (max_frame_size + frame_stretch_max + 8)");
   }
   return {};
 }

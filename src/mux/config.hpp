@@ -51,6 +51,10 @@ struct Config {
   // next frame from a KCP segment that arrived ahead of a gap in the session's byte stream.
   // The caller also keeps every frame within one KCP segment (max_frame_size small enough).
   bool stream_offsets = false;
+  // Segment fill (docs/protocol.md 7.9; needs stream_offsets): a new data frame may carry up
+  // to this many bytes beyond max_frame_size, as many as Session::set_frame_stretch's source
+  // gives it. 0 = off.
+  std::uint32_t frame_stretch_max = 0;
 
   static Config defaults() { return Config{}; }
   static Config server_defaults() {

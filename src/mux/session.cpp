@@ -64,7 +64,7 @@ void Session::emit(EventKind kind, StreamId id, std::error_code error) {
 }
 
 void Session::push_frame(Cmd cmd, StreamId id, ByteView payload, bool priority,
-                         const std::uint32_t* offset) {
+                         const std::uint32_t* offset, std::uint32_t limit) {
   OutQueue& q = priority && cfg_.priority_bytes != 0 ? prio_ : out_;
   const std::size_t extra = offset != nullptr ? kOffsetSize : 0;
   std::uint8_t* p = q.bytes.extend(kHeaderSize + extra + payload.size());
@@ -73,7 +73,9 @@ void Session::push_frame(Cmd cmd, StreamId id, ByteView payload, bool priority,
   if (!payload.empty()) std::copy(payload.begin(), payload.end(), p + kHeaderSize + extra);
   const bool data = cmd == Cmd::Psh || cmd == Cmd::PshAt;
   q.marks.push(FrameMark{data ? id : 0,
-                         static_cast<std::uint32_t>(kHeaderSize + extra + payload.size())});
+                         static_cast<std::uint32_t>(kHeaderSize + extra + payload.size()),
+                         limit != 0 ? limit
+                                    : static_cast<std::uint32_t>(kHeaderSize + cfg_.max_frame_size)});
   ++stats_.frames_out;
   last_tx_ = now_;
   if (cmd != Cmd::Nop) {
@@ -83,6 +85,11 @@ void Session::push_frame(Cmd cmd, StreamId id, ByteView payload, bool priority,
 }
 
 void Session::touch(TimeMs now) { now_ = std::max(now_, now); }
+
+std::uint32_t Session::next_stretch() {
+  if (cfg_.frame_stretch_max == 0 || !stretch_) return 0;
+  return std::min(stretch_(), cfg_.frame_stretch_max);
+}
 
 bool Session::fin_needed(const Stream& s) const {
   // async_smux does not echo FIN: after the peer's FIN our direction is closed as well.
@@ -200,15 +207,16 @@ Result<std::size_t> Session::write(StreamId id, ByteView data, TimeMs now) {
     // With stream offsets each data frame also carries its 4-byte offset.
     const std::size_t extra = cfg_.stream_offsets ? kOffsetSize : 0;
     if (room <= extra) break;
-    std::size_t n =
-        std::min({data.size() - done, std::size_t{cfg_.max_frame_size} - extra, room - extra});
+    const std::uint32_t frame_max = cfg_.max_frame_size + (cfg_.stream_offsets ? next_stretch() : 0);
+    std::size_t n = std::min({data.size() - done, std::size_t{frame_max} - extra, room - extra});
     const bool prio = young(*s);
     if (prio) {
       n = std::min<std::size_t>(n, cfg_.priority_bytes - s->sent);  // the rest goes in order
       s->sent += static_cast<std::uint32_t>(n);
     }
     if (cfg_.stream_offsets) {
-      push_frame(Cmd::PshAt, id, data.subspan(done, n), prio, &s->tx_offset);
+      push_frame(Cmd::PshAt, id, data.subspan(done, n), prio, &s->tx_offset,
+                 static_cast<std::uint32_t>(kHeaderSize + frame_max));
       s->tx_offset += static_cast<std::uint32_t>(n);
     } else {
       push_frame(Cmd::Psh, id, data.subspan(done, n), prio);
@@ -290,13 +298,14 @@ ByteView Session::pending_output() const {
 }
 
 // Appends to the last frame of `q` when it is a data frame of `id` that nothing of has been
-// taken yet and that is under max_frame_size; returns how many bytes it took (0: none).
+// taken yet and that is under its limit (max_frame_size, plus its stretch under segment fill);
+// returns how many bytes it took (0: none).
 std::size_t Session::top_up(OutQueue& q, StreamId id, ByteView data) {
   if (&q == &prio_ && cfg_.priority_bytes == 0) return 0;  // push_frame used out_
   if (q.marks.empty() || data.empty()) return 0;
   FrameMark& last = q.marks.back();
   if (last.id != id || (q.mid && q.marks.size() == 1)) return 0;
-  const std::size_t limit = kHeaderSize + cfg_.max_frame_size;
+  const std::size_t limit = last.limit;
   if (last.bytes >= limit) return 0;
   const std::size_t add = std::min(data.size(), limit - last.bytes);
   std::uint8_t* p = q.bytes.extend(add);

@@ -22,6 +22,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <system_error>
 #include <unordered_map>
@@ -104,6 +105,11 @@ class Session {
   // peer's FIN in async_smux mode, or a second FIN in half-close mode), the stream's reset
   // reason, session_failed. On error nothing was queued.
   Result<std::size_t> write(StreamId id, ByteView data, TimeMs now);
+  // Segment fill (Config::frame_stretch_max): each new data frame may hold as many bytes
+  // beyond max_frame_size as `source` returns for it (capped at frame_stretch_max). The shell
+  // draws them from the padding policy with its Rng; without a source frames are not
+  // stretched.
+  void set_frame_stretch(std::function<std::uint32_t()> source) { stretch_ = std::move(source); }
   // Moves up to out.size() (> 0) received bytes into `out` and returns how many; 0 = orderly
   // end-of-stream. Errors: would_block (wait for Event::Readable(id)), the reset reason
   // (data was discarded), session_failed (after the buffered data), unknown_stream.
@@ -169,6 +175,7 @@ class Session {
   struct FrameMark {
     StreamId id;  // 0 for frames that count against no stream's limit
     std::uint32_t bytes;
+    std::uint32_t limit = 0;  // data frames: the most bytes top_up() may bring it to
   };
   enum class StallReason : std::uint8_t { Stream, Budget };
   // One outbound queue: encoded frames and their marks; `mid` once a frame is partly consumed.
@@ -198,8 +205,10 @@ class Session {
   Stream& add_stream(StreamId id);
   void emit(EventKind kind, StreamId id, std::error_code error = {});
   // `offset` set: a PshAt frame, the offset written before the payload.
+  // `limit`: a data frame's largest encoded size for top_up() (0: header + max_frame_size).
   void push_frame(Cmd cmd, StreamId id, ByteView payload = {}, bool priority = false,
-                  const std::uint32_t* offset = nullptr);
+                  const std::uint32_t* offset = nullptr, std::uint32_t limit = 0);
+  std::uint32_t next_stretch();
   bool young(const Stream& s) const { return s.sent < cfg_.priority_bytes; }
   std::size_t top_up(OutQueue& q, StreamId id, ByteView data);
   bool serve_priority() const;
@@ -227,6 +236,7 @@ class Session {
   void on_stall_timeout();
 
   Config cfg_;
+  std::function<std::uint32_t()> stretch_;
   ChunkPool pool_;
   std::unordered_map<StreamId, Stream> streams_;
   FrameDecoder decoder_;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "envelope/padding.hpp"
+
 namespace paniq::tunnel {
 namespace {
 
@@ -19,19 +21,32 @@ bool holds_several_segments(ByteView inner) {
   return inner.size() - kcp::kOverhead >= std::uint64_t{len} + kcp::kOverhead;
 }
 
+// Segment fill (docs/protocol.md 7.9): how many bytes a data segment may carry beyond the MSS,
+// i.e. the padding reserve above pad_min. Encrypted sessions with stream offsets and padding
+// only: the stretched record must go whole into one segment, and its length must be hidden.
+std::uint32_t fill_stretch(const LinkConfig& cfg, const envelope::SecureKeys* secure) {
+  if (secure == nullptr || !secure->stream_offsets || !cfg.segment_fill || !cfg.padding.enabled) {
+    return 0;
+  }
+  const std::uint32_t reserve = cfg.padding.max_padding();
+  return reserve > cfg.padding.pad_min ? reserve - cfg.padding.pad_min : 0;
+}
+
 // The session's KCP config: its conv and, in encrypted mode, an MTU smaller by the sealed
 // header and tag (the transport budget is the same, so datagrams stay within the profile's
-// max_packet_size).
-kcp::Config kcp_config(const LinkConfig& cfg, std::uint32_t conv, bool secure) {
+// max_packet_size), and the segment fill's stretch.
+kcp::Config kcp_config(const LinkConfig& cfg, std::uint32_t conv,
+                       const envelope::SecureKeys* secure) {
   kcp::Config c = cfg.kcp;
   c.conv = conv;
-  if (secure) {
+  if (secure != nullptr) {
     const std::uint32_t budget = cfg.sizes.effective_max_payload;
     const std::uint32_t reserve = static_cast<std::uint32_t>(
         envelope::SecureChannel::inner_offset() + envelope::kSecureTagLen) +
         cfg.padding.max_padding();
     c.mtu = budget > reserve + kcp::kOverhead + 1 ? budget - reserve : kcp::kOverhead + 1;
     c.mtu = std::min(c.mtu, cfg.kcp.mtu);
+    c.record_stretch = fill_stretch(cfg, secure);
   }
   return c;
 }
@@ -46,6 +61,8 @@ mux::Config mux_config(const LinkConfig& cfg, const kcp::Engine& kcp,
   if (secure != nullptr && secure->stream_offsets && frame_room >= mux::kOffsetSize + kMinData) {
     m.stream_offsets = true;
     m.max_frame_size = std::min(m.max_frame_size, frame_room);
+    // A stretched frame fills a stretched segment (only frames cut at the MSS reach it).
+    if (m.max_frame_size == frame_room) m.frame_stretch_max = kcp.config().record_stretch;
   }
   return m;
 }
@@ -99,7 +116,7 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
     : cfg_(checked(cfg)),
       framer_(framer),
       rng_(rng),
-      kcp_(kcp_config(cfg, conv, secure != nullptr)),
+      kcp_(kcp_config(cfg, conv, secure)),
       mux_(mux_config(cfg, kcp_, secure), now),
       prefix_len_(framer.prefix_len(obf::MessageType::Transport)),
       now_(now),
@@ -110,6 +127,18 @@ Link::Link(const LinkConfig& cfg, std::uint32_t conv, const obf::Framer& framer,
   if (secure) {
     secure_ = std::make_unique<envelope::SecureChannel>(*secure, cfg_.rekey, now);
     enable_packing(false);
+    if (mux_.config().frame_stretch_max != 0) {
+      // Each full frame's stretch is a padding draw less pad_min; its datagram then gets
+      // pad_min, so the datagram is as long as that draw would have made it.
+      fill_padding_ = cfg_.padding;
+      fill_padding_.pad_max = fill_padding_.pad_min;
+      fill_padding_.pad_burst_prob = 0.0;
+      mux_.set_frame_stretch([this] {
+        const std::uint32_t reserve = cfg_.padding.max_padding();
+        const std::uint32_t pad = envelope::choose_padding(cfg_.padding, 0, reserve, rng_);
+        return pad > cfg_.padding.pad_min ? pad - cfg_.padding.pad_min : 0;
+      });
+    }
     return;  // the channel's own replay window replaces the plain counter
   }
   if (cfg_.transport_replay) {
@@ -312,7 +341,12 @@ void Link::build_secure_datagram(ByteView segment) {
   framer_.write_prefix(obf::MessageType::Transport, rng_, MutByteView(p, prefix_len_));
   const MutByteView payload(p + prefix_len_, cap - prefix_len_);
   std::memcpy(payload.data() + front, segment.data(), segment.size());
-  auto len = secure_->seal(payload, segment.size(), topts_.padding, topts_.budget, rng_, now_);
+  // Under segment fill a full segment (the MTU or more) took its stretch from a padding draw
+  // (none when the draw was pad_min): its padding is pad_min.
+  const kcp::Config& kc = kcp_.config();
+  const envelope::PaddingPolicy& padding =
+      kc.record_stretch != 0 && segment.size() >= kc.mtu ? fill_padding_ : topts_.padding;
+  auto len = secure_->seal(payload, segment.size(), padding, topts_.budget, rng_, now_);
   if (!len) {
     ++stats_.drop_too_large;
     return;

@@ -100,6 +100,10 @@ struct LinkConfig {
   // (docs/protocol.md 7.8; the profile's kcp.stream_offsets). A Link uses them only when the
   // handshake agreed on them (SecureKeys::stream_offsets).
   bool stream_offsets = true;
+  // Encrypted mode with stream offsets and padding: segment fill (docs/protocol.md 7.9). A
+  // full data datagram carries as payload the bytes its padding draw would have added, and
+  // pad_min of padding: the same lengths on the wire for less overhead. Sender-only.
+  bool segment_fill = true;
 
   static constexpr std::uint64_t kMaxReplayWindow = 65536;
 
@@ -304,6 +308,7 @@ class Link {
   kcp::Engine kcp_;
   mux::Session mux_;
   envelope::TransportOptions topts_;
+  envelope::PaddingPolicy fill_padding_;  // segment fill: a stretched segment's padding (pad_min)
   std::size_t prefix_len_;
   DatagramQueue tx_;
   Bytes rx_buf_;  // bytes from kcp.recv() not yet taken by the mux: [rx_pos_, rx_end_);

@@ -81,6 +81,12 @@ TEST(Config, ValidateNamesFieldAndValue) {
   c.max_snd_queue = (1u << 20) + 1;
   expect_invalid(c, "kcp.max_snd_queue: 1048577:");
   c = Config{};
+  c.mtu = 1400;
+  c.record_stretch = 64136;
+  expect_invalid(c, "kcp.record_stretch: 64136:");
+  c.record_stretch = 64135;
+  EXPECT_TRUE(c.validate().ok());
+  c = Config{};
   c.mtu = 50;
   c.interval = 5000;
   c.snd_wnd = 65535;

@@ -415,6 +415,38 @@ TEST(Engine, SendRecordKeepsEveryRecordWithinOneSegment) {
                                               static_cast<std::uint32_t>(mss)}));
 }
 
+// Segment fill (docs/protocol.md 7.9): a record up to record_stretch over the MSS gets a
+// segment, and a datagram, of its own; a receiver without the stretch takes it.
+TEST(Engine, StretchedRecordsGoAloneIntoTheirSegmentAndDatagram) {
+  Config c = base();
+  c.output = OutputMode::batched;
+  c.record_stretch = 112;
+  Engine e(c);
+  const std::size_t mss = e.mss();
+  const Bytes small(100, 1), stretched(mss + 50, 2), full(mss + 112, 3);
+  ASSERT_EQ(*e.send_record(small), small.size());
+  ASSERT_EQ(*e.send_record(stretched), stretched.size());  // not appended to `small`
+  ASSERT_EQ(*e.send_record(small), small.size());          // nor anything to it
+  ASSERT_EQ(*e.send_record(full), full.size());
+  EXPECT_EQ(e.send_record(Bytes(mss + 113, 4)).error().code, Errc::message_too_large);
+  e.flush(1);
+  const std::vector<Bytes> out = drain(e);
+  std::vector<std::size_t> sizes;
+  for (const Bytes& d : out) sizes.push_back(d.size());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{kOverhead + 100, kOverhead + mss + 50, kOverhead + 100,
+                                             kOverhead + mss + 112}));
+  Engine peer(base());
+  for (const Bytes& d : out) ASSERT_EQ(peer.input(d, 2), Errc::ok);
+  Bytes buf(4 * mss);
+  const std::size_t want = 2 * small.size() + stretched.size() + full.size();
+  ASSERT_EQ(*peer.recv(buf), want);
+  Bytes sent = small;
+  sent.insert(sent.end(), stretched.begin(), stretched.end());
+  sent.insert(sent.end(), small.begin(), small.end());
+  sent.insert(sent.end(), full.begin(), full.end());
+  EXPECT_TRUE(std::equal(sent.begin(), sent.end(), buf.begin()));
+}
+
 TEST(Engine, EarlySegmentsAreTheOnesStoredAheadOfAGap) {
   Engine e(base());
   std::vector<ByteView> early;

@@ -43,9 +43,23 @@ TEST(Config, EachRuleNamesItsFieldAndValue) {
   expect_invalid(c, "mux.recv_stall_timeout_ms: 0: must be positive");
   c = Config{};
   c.outbound_limit = c.max_frame_size + 7;
-  expect_invalid(c, "mux.outbound_limit: 16391: must hold one frame (max_frame_size + 8)");
+  expect_invalid(c, "mux.outbound_limit: 16391: must hold one frame (max_frame_size + "
+                    "frame_stretch_max + 8)");
   c.outbound_limit = c.max_frame_size + 8;
   EXPECT_TRUE(c.validate().ok());
+  c = Config{};
+  c.frame_stretch_max = 112;
+  expect_invalid(c, "mux.frame_stretch_max: 112: needs stream_offsets");
+  c.stream_offsets = true;
+  EXPECT_TRUE(c.validate().ok());
+  c.outbound_limit = c.max_frame_size + 8 + 111;
+  expect_invalid(c, "mux.outbound_limit: 16503: must hold one frame (max_frame_size + "
+                    "frame_stretch_max + 8)");
+  c = Config{};
+  c.stream_offsets = true;
+  c.max_frame_size = 65500;
+  c.frame_stretch_max = 36;
+  expect_invalid(c, "mux.frame_stretch_max: 36: max_frame_size + stretch above 65535");
 }
 
 TEST(Config, ErrorCategoryHasMessages) {

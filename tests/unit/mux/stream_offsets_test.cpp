@@ -218,5 +218,31 @@ TEST(StreamOffsets, ConsecutiveWritesFillTheLastFrameWhileItWaits) {
   EXPECT_EQ(read_available(p.server, id), text("aaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbcc"));
 }
 
+// Segment fill (docs/protocol.md 7.9): each new data frame may take the stretch its source
+// draws for it, and later writes top it up to that frame's own limit.
+TEST(StreamOffsets, EachNewFrameTakesTheStretchDrawnForIt) {
+  Config c = with_offsets(Config::defaults());
+  c.frame_stretch_max = 6;
+  Session client(c, 0);
+  Session server(with_offsets(Config::server_defaults()), 0);
+  const std::uint32_t draws[] = {0, 3, 9, 1};  // 9 is over the cap: 6
+  std::size_t next = 0;
+  client.set_frame_stretch([&] { return draws[next++ % 4]; });
+  const StreamId id = *client.open_stream(0);
+  for (const Bytes& f : take_each_frame(client)) ASSERT_EQ(server.input(f, 0), f.size());  // SYN
+  // Frames of 12, 15, 18 and 13 data bytes, the last topped up by the second write.
+  ASSERT_EQ(*client.write(id, text("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0), 49u);
+  ASSERT_EQ(*client.write(id, text("bbbbbbbbb"), 0), 9u);
+  const auto frames = take_each_frame(client);
+  std::vector<std::size_t> sizes;
+  for (const Bytes& f : frames) sizes.push_back(f.size() - kHeaderSize - kOffsetSize);
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{12, 15, 18, 13}));
+  EXPECT_EQ(next, 4u);
+  for (const Bytes& f : frames) ASSERT_EQ(server.input(f, 0), f.size());
+  (void)take_events(server);
+  EXPECT_EQ(read_available(server, id),
+            text("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbb"));
+}
+
 }  // namespace
 }  // namespace paniq::mux

@@ -203,6 +203,8 @@ class LinkPair {
   Link a;
   Link b;
   std::uint64_t not_transport = 0;
+  // Called with every datagram a Link hands to the network, before it is sent.
+  std::function<void(sim::Side, ByteView)> tap;
 
   TimeMs now() const { return net.now(); }
 
@@ -214,6 +216,10 @@ class LinkPair {
     for (Link* l : {&a, &b}) {
       l->flush(t);
       if (auto d = l->next_timeout(); d && *d <= t) l->handle_timeout(t);
+    }
+    if (tap) {
+      for (const ByteView d : a.transmit()) tap(sim::Side::a, d);
+      for (const ByteView d : b.transmit()) tap(sim::Side::b, d);
     }
     ship(a, net, sim::Side::a);
     ship(b, net, sim::Side::b);
