@@ -18,28 +18,6 @@ namespace {
 
 using test::LinkPair;
 
-struct KeyPair {
-  envelope::SecureKeys client, server;
-};
-
-KeyPair keys() {
-  KeyPair k;
-  for (std::uint8_t i = 0; i < 32; ++i) {
-    k.client.send[i] = static_cast<std::uint8_t>(i + 7);
-    k.client.recv[i] = static_cast<std::uint8_t>(i + 107);
-    k.client.hp_send[i] = static_cast<std::uint8_t>(i + 57);
-    k.client.hp_recv[i] = static_cast<std::uint8_t>(i + 157);
-  }
-  k.client.send_rid = 0x3333;
-  k.client.recv_rid = 0x4444;
-  k.client.stream_offsets = true;
-  k.server = k.client;
-  std::swap(k.server.send, k.server.recv);
-  std::swap(k.server.hp_send, k.server.hp_recv);
-  std::swap(k.server.send_rid, k.server.recv_rid);
-  return k;
-}
-
 struct Transfer {
   std::vector<std::size_t> lengths;  // every server -> client datagram, in bytes
   std::size_t full_floor = 0;        // the shortest a full data datagram can be: pad_min added
@@ -61,7 +39,7 @@ Transfer run(bool fill, std::uint64_t seed) {
   LinkConfig cc = test::link_config(mux::Role::Client, o);
   LinkConfig sc = test::link_config(mux::Role::Server, o);
   cc.segment_fill = sc.segment_fill = fill;
-  const KeyPair k = keys();
+  const test::SecureKeyPair k = test::secure_key_pair(true);
   LinkPair lp(cc, sc, test::wire_obf_config(), p, p, seed, &k.client, &k.server);
   Transfer t;
   const std::size_t f = test::framer(test::wire_obf_config()).prefix_len(obf::MessageType::Transport) +
@@ -169,7 +147,7 @@ TEST(SegmentFill, FullDatagramsKeepTheirLengthsAndCarryMore) {
 TEST(SegmentFill, NeedsStreamOffsetsAndPadding) {
   test::LinkOptions o;
   o.padding = true;
-  KeyPair k = keys();
+  test::SecureKeyPair k = test::secure_key_pair(true);
   k.client.stream_offsets = k.server.stream_offsets = false;
   LinkConfig c = test::link_config(mux::Role::Server, o);
   SeededRng rng(1);

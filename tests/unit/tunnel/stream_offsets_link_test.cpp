@@ -16,28 +16,6 @@ namespace {
 
 using test::LinkPair;
 
-struct KeyPair {
-  envelope::SecureKeys client, server;
-};
-
-KeyPair keys(bool offsets) {
-  KeyPair k;
-  for (std::uint8_t i = 0; i < 32; ++i) {
-    k.client.send[i] = static_cast<std::uint8_t>(i + 1);
-    k.client.recv[i] = static_cast<std::uint8_t>(i + 101);
-    k.client.hp_send[i] = static_cast<std::uint8_t>(i + 51);
-    k.client.hp_recv[i] = static_cast<std::uint8_t>(i + 151);
-  }
-  k.client.send_rid = 0x2222;
-  k.client.recv_rid = 0x1111;
-  k.client.stream_offsets = offsets;
-  k.server = k.client;
-  std::swap(k.server.send, k.server.recv);
-  std::swap(k.server.hp_send, k.server.hp_recv);
-  std::swap(k.server.send_rid, k.server.recv_rid);
-  return k;
-}
-
 struct Outcome {
   std::vector<TimeMs> reply_ms;  // per small request: open to reply, in virtual ms
   std::uint64_t bulk_bytes = 0;
@@ -63,7 +41,7 @@ Outcome run(bool offsets, double loss, std::uint64_t seed, bool paced = false,
     p.rate_bytes_per_sec = 12'500'000;
     p.queue_bytes = 625'000;
   }
-  const KeyPair k = keys(offsets);
+  const test::SecureKeyPair k = test::secure_key_pair(offsets);
   LinkPair lp(cc, sc, test::wire_obf_config(), p, p, seed, &k.client, &k.server);
   Outcome out;
   const mux::StreamId bulk = *lp.a.mux().open_stream(0);

@@ -8,12 +8,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/rng.hpp"
 #include "envelope/config.hpp"
+#include "envelope/secure.hpp"
 #include "kcp/config.hpp"
 #include "obf/framer.hpp"
 #include "sim/network.hpp"
@@ -175,6 +177,30 @@ void ship(T& obj, sim::Network& net, sim::Side side) {
   const auto out = obj.transmit();
   for (const ByteView d : out) net.send(side, d);
   obj.consume_transmit(out.size());
+}
+
+// Mirror-image encrypted-session keys for a client (A) and server (B) Link, as a handshake
+// would give them (fixed bytes: tests need no real handshake).
+struct SecureKeyPair {
+  envelope::SecureKeys client, server;
+};
+
+inline SecureKeyPair secure_key_pair(bool stream_offsets) {
+  SecureKeyPair k;
+  for (std::uint8_t i = 0; i < 32; ++i) {
+    k.client.send[i] = static_cast<std::uint8_t>(i + 1);
+    k.client.recv[i] = static_cast<std::uint8_t>(i + 101);
+    k.client.hp_send[i] = static_cast<std::uint8_t>(i + 51);
+    k.client.hp_recv[i] = static_cast<std::uint8_t>(i + 151);
+  }
+  k.client.send_rid = 0x2222;
+  k.client.recv_rid = 0x1111;
+  k.client.stream_offsets = stream_offsets;
+  k.server = k.client;
+  std::swap(k.server.send, k.server.recv);
+  std::swap(k.server.hp_send, k.server.hp_recv);
+  std::swap(k.server.send_rid, k.server.recv_rid);
+  return k;
 }
 
 // Two Links (client A, server B) joined by a sim::Network: deliver arrivals, let the test act,
