@@ -343,9 +343,8 @@ void Link::build_secure_datagram(ByteView segment) {
   std::memcpy(payload.data() + front, segment.data(), segment.size());
   // Under segment fill a full segment (the MTU or more) took its stretch from a padding draw
   // (none when the draw was pad_min): its padding is pad_min.
-  const kcp::Config& kc = kcp_.config();
   const envelope::PaddingPolicy& padding =
-      kc.record_stretch != 0 && segment.size() >= kc.mtu ? fill_padding_ : topts_.padding;
+      fill_padding_.enabled && segment.size() >= kcp_.config().mtu ? fill_padding_ : topts_.padding;
   auto len = secure_->seal(payload, segment.size(), padding, topts_.budget, rng_, now_);
   if (!len) {
     ++stats_.drop_too_large;

@@ -308,7 +308,7 @@ class Link {
   kcp::Engine kcp_;
   mux::Session mux_;
   envelope::TransportOptions topts_;
-  envelope::PaddingPolicy fill_padding_;  // segment fill: a stretched segment's padding (pad_min)
+  envelope::PaddingPolicy fill_padding_;  // segment fill on: a full segment's padding (pad_min)
   std::size_t prefix_len_;
   DatagramQueue tx_;
   Bytes rx_buf_;  // bytes from kcp.recv() not yet taken by the mux: [rx_pos_, rx_end_);
