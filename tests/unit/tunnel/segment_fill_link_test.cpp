@@ -64,20 +64,9 @@ Transfer run(bool fill, std::uint64_t seed) {
         auto n = l.b.mux().read(e->stream, buf);
         if (n && *n > 0) server_id = e->stream;
       }
-      while (server_id && sent < kBytes) {
-        Bytes chunk(std::min<std::uint64_t>(4096, kBytes - sent));
-        test::fill_pattern(11, sent, chunk);
-        auto w = l.b.mux().write(*server_id, chunk, now);
-        if (!w || *w == 0) break;
-        sent += *w;
-      }
+      if (server_id) test::write_pattern(l.b.mux(), *server_id, 11, sent, kBytes, now);
       while (auto e = l.a.poll_event()) (void)e;
-      for (;;) {
-        auto n = l.a.mux().read(id, buf);
-        if (!n || *n == 0) break;
-        if (!test::matches_pattern(11, t.delivered, ByteView(buf, *n))) t.exact = false;
-        t.delivered += *n;
-      }
+      test::read_pattern(l.a.mux(), id, 11, t.delivered, t.exact, buf);
     });
   }
   t.datagrams = lp.b.stats().datagrams_out;

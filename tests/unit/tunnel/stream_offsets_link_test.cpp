@@ -65,21 +65,10 @@ Outcome run(bool offsets, double loss, std::uint64_t seed, bool paced = false,
         }
       }
       if (server_bulk) {  // keep the download's queue full
-        for (int j = 0; j < 64; ++j) {
-          Bytes chunk(4096);
-          test::fill_pattern(7, bulk_sent, chunk);
-          auto w = l.b.mux().write(*server_bulk, chunk, now);
-          if (!w || *w == 0) break;
-          bulk_sent += *w;
-        }
+        test::write_pattern(l.b.mux(), *server_bulk, 7, bulk_sent, UINT64_MAX, now, 64);
       }
       while (auto e = l.a.poll_event()) (void)e;
-      for (;;) {
-        auto n = l.a.mux().read(bulk, buf);
-        if (!n || *n == 0) break;
-        if (!test::matches_pattern(7, out.bulk_bytes, ByteView(buf, *n))) out.bulk_exact = false;
-        out.bulk_bytes += *n;
-      }
+      test::read_pattern(l.a.mux(), bulk, 7, out.bulk_bytes, out.bulk_exact, buf);
       for (auto it = pings.begin(); it != pings.end();) {
         auto n = l.a.mux().read(it->first, buf);
         if (n && *n == 4) {

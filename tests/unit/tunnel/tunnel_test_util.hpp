@@ -143,6 +143,32 @@ inline bool matches_pattern(std::uint64_t key, std::uint64_t off, ByteView got) 
   return true;
 }
 
+// Writes stream `key`'s pattern from byte `sent` on into stream `id`, 4 KiB at a time, until the
+// mux takes no more, `total` bytes are written or `max_writes` writes were made; advances `sent`.
+inline void write_pattern(mux::Session& mux, mux::StreamId id, std::uint64_t key,
+                          std::uint64_t& sent, std::uint64_t total, TimeMs now,
+                          int max_writes = 1 << 30) {
+  for (int i = 0; i < max_writes && sent < total; ++i) {
+    Bytes chunk(std::min<std::uint64_t>(4096, total - sent));
+    fill_pattern(key, sent, chunk);
+    auto w = mux.write(id, chunk, now);
+    if (!w || *w == 0) return;
+    sent += *w;
+  }
+}
+
+// Reads all stream `id` holds, checking it against stream `key`'s pattern from byte `got` on;
+// advances `got` and clears `exact` on a mismatch.
+inline void read_pattern(mux::Session& mux, mux::StreamId id, std::uint64_t key,
+                         std::uint64_t& got, bool& exact, MutByteView buf) {
+  for (;;) {
+    auto n = mux.read(id, buf);
+    if (!n || *n == 0) return;
+    if (!matches_pattern(key, got, ByteView(buf.data(), *n))) exact = false;
+    got += *n;
+  }
+}
+
 // Deterministic pseudo-random stream content without per-byte work: stream `key` at offset
 // `off` is bytes_[(off + key * 7919) % kPeriod]; views of up to kMaxView bytes are contiguous.
 class Pattern {
