@@ -44,8 +44,8 @@ def smaps(pid):
 
 
 def smaps_by_mapping(pid):
-    """{mapping name: {"Rss": kB, "Anonymous": kB}} from /proc/PID/smaps; anonymous mappings
-    without a name are summed as "[anon]"."""
+    """{mapping name: {"Rss": kB, "Anonymous": kB}} from /proc/PID/smaps; an anonymous mapping
+    without a name is listed on its own as "[anon ADDRESS-RANGE]"."""
     out = {}
     name = None
     with open(f"/proc/{pid}/smaps") as f:
@@ -54,7 +54,7 @@ def smaps_by_mapping(pid):
             if not parts:
                 continue
             if not parts[0].endswith(":") or "-" in parts[0]:  # a mapping's header line
-                name = parts[5] if len(parts) > 5 else "[anon]"
+                name = parts[5] if len(parts) > 5 else f"[anon {parts[0]}]"
                 out.setdefault(name, {"Rss": 0, "Anonymous": 0})
             elif parts[0] in ("Rss:", "Anonymous:") and name is not None:
                 out[name][parts[0][:-1]] += int(parts[1])
@@ -106,14 +106,16 @@ class Sink:
         self.sock.close()
 
 
-def heap_walk(enabled, state, procs):
-    """heap_walk.py's view of each daemon's heap in this state (--heap-walk)."""
+def heap_walk(enabled, state, procs, dump=None):
+    """heap_walk.py's view of each daemon's heap in this state (--heap-walk; --heap-dump SIZE
+    adds the start of every in-use chunk of that size)."""
     if not enabled:
         return
     walker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heap_walk.py")
     for daemon, pid in procs.items():
         print(f"--- {daemon} heap, {state} ---", flush=True)
-        subprocess.run([sys.executable, walker, str(pid)], check=False, timeout=60)
+        extra = ["--dump", str(dump)] if dump else []
+        subprocess.run([sys.executable, walker, str(pid)] + extra, check=False, timeout=60)
 
 
 def main():
@@ -124,6 +126,8 @@ def main():
     ap.add_argument("--smaps-dir", help="write per-mapping Rss/Anonymous for each state here")
     ap.add_argument("--heap-walk", action="store_true",
                     help="when idle and after close, print heap_walk.py's view of each daemon's heap")
+    ap.add_argument("--heap-dump", type=int, metavar="SIZE",
+                    help="with --heap-walk: the start of every in-use heap chunk of SIZE bytes")
     args = ap.parse_args()
     os.environ["PANIQ_BIN_DIR"] = os.path.abspath(args.bin_dir)
     import resource
@@ -144,7 +148,7 @@ def main():
         procs = {"socks5d": client.pid, "proxy-server": server.pid}
         rows["idle"] = {n: smaps(p) for n, p in procs.items()}
         dump_mappings(args.smaps_dir, "idle", procs)
-        heap_walk(args.heap_walk, "idle", procs)
+        heap_walk(args.heap_walk, "idle", procs, args.heap_dump)
         held = []
         for i in range(args.streams):
             s, reply = socks_open(client.port, 1, atyp_ipv4("127.0.0.1"), sink.port, timeout=30)
@@ -161,7 +165,7 @@ def main():
         time.sleep(10)
         rows["after close (10 s)"] = {n: smaps(p) for n, p in procs.items()}
         dump_mappings(args.smaps_dir, "after close", procs)
-        heap_walk(args.heap_walk, "after close", procs)
+        heap_walk(args.heap_walk, "after close", procs, args.heap_dump)
         n = max(1, len(held))
     print(f"\n{'state':<22}" + "".join(f"{d + ' ' + k:>26}" for d in ("socks5d", "proxy-server")
                                       for k in ("Anonymous kB", "Rss kB")))

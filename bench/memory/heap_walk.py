@@ -9,7 +9,10 @@ Reads another process's memory: same user, and ptrace allowed (kernel.yama.ptrac
 a debugger-capable shell). glibc x86-64 chunk layout only; other threads' arenas are not walked
 (the daemons run one thread).
 
-usage: bench/memory/heap_walk.py PID [--top 15]
+With --dump SIZE, also prints the first 64 bytes of every in-use chunk of that size (as glibc
+counts it, header included), to tell what a chunk is from its contents.
+
+usage: bench/memory/heap_walk.py PID [--top 15] [--dump SIZE]
 """
 import argparse
 import collections
@@ -51,8 +54,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pid", type=int)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--dump", type=int, help="print the start of every in-use chunk of this size")
     args = ap.parse_args()
-    chunks = walk(read_heap(args.pid))
+    data = read_heap(args.pid)
+    chunks = walk(data)
     by_size = collections.Counter()
     pages = set()
     used = 0
@@ -71,6 +76,11 @@ def main():
     print("  most bytes:")
     for size, n in sorted(by_size.items(), key=lambda kv: -kv[0] * kv[1])[:args.top]:
         print(f"  {size:>7} B x {n:>6} = {size * n // 1024:>6} KB")
+    if args.dump:
+        for off, size, in_use in chunks:
+            if in_use and size == args.dump:
+                words = struct.unpack_from("<8Q", data, off + 16)
+                print(f"  chunk at +{off:#x}: " + " ".join(f"{w:016x}" for w in words))
     return 0
 
 

@@ -17,6 +17,7 @@
 #include "app/resident.hpp"
 #include "net/endpoint.hpp"
 #include "net/relay.hpp"
+#include "net/socket_records.hpp"
 #include "profile/addr.hpp"
 #include "profile/link.hpp"
 
@@ -109,14 +110,18 @@ void on_termination(asio::io_context& io, std::function<void(int)> on_signal) {
 
 namespace {
 
-net::awaitable<void> trim_loop(std::function<std::uint64_t()> active) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+net::awaitable<void> trim_loop(asio::io_context& io, std::function<std::uint64_t()> active) {
+  asio::steady_timer timer(io);
   std::uint64_t peak = 0;
   bool started = false;
   for (;;) {
     timer.expires_after(std::chrono::seconds(2));
     auto [ec] = co_await timer.async_wait(net::use_nothrow);
     if (ec) co_return;
+    // On a timer's completion, as the release needs; one thread runs the daemons' io_context.
+    if (const std::size_t records = net::release_retired_socket_records(io); records > 0) {
+      spdlog::debug("released the records of {} closed sockets", records);
+    }
     const std::uint64_t now = active();
     peak = std::max(peak, now);
     const bool quiet_relays = net::relay_pool_release_if_idle() > 0;
@@ -148,7 +153,7 @@ std::uint64_t raise_nofile_limit() {
 }
 
 void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active) {
-  asio::co_spawn(io, trim_loop(std::move(active)), asio::detached);
+  asio::co_spawn(io, trim_loop(io, std::move(active)), asio::detached);
 }
 
 Result<net::tcp::endpoint> resolve_tcp_endpoint(asio::io_context& io, std::string_view text) {

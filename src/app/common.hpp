@@ -93,7 +93,10 @@ class LogLimiter {
 // its peak size). On the same tick, pooled relay buffers that no relay borrowed in the last
 // 2 s are freed (net::relay_pool_release_if_idle), and malloc_trim runs then too. On the first
 // tick (start-up done) and whenever the relay buffers go, clean file pages leave the resident
-// set (release_clean_file_pages, app/resident.hpp). Runs until the io_context stops.
+// set (release_clean_file_pages, app/resident.hpp). Every tick also destroys the reactor's
+// records of sockets that closed before the previous tick and were not reused
+// (net::release_retired_socket_records). Runs until the io_context stops; `io` must be run by
+// one thread.
 void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active);
 
 // Parses "IP:port" or resolves "host:port" (first address) for a TCP listener / UDP socket.

@@ -4,6 +4,7 @@
 
 #include "app/common.hpp"
 #include "app/control.hpp"
+#include "app/lean_malloc.hpp"
 #include "app/metrics.hpp"
 #include "app/status.hpp"
 #include "net/clock.hpp"
@@ -346,6 +347,7 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  paniq::app::reexec_with_lean_malloc(argv);
   return paniq::app::guarded_main(kProgram, [&] {
     Flags flags;
     if (const int rc = parse_flags(argc, argv, flags); rc >= 0) return rc;

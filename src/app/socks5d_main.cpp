@@ -3,6 +3,7 @@
 
 #include "app/common.hpp"
 #include "app/control.hpp"
+#include "app/lean_malloc.hpp"
 #include "app/metrics.hpp"
 #include "app/socks5_front.hpp"
 #include "app/status.hpp"
@@ -249,6 +250,7 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  paniq::app::reexec_with_lean_malloc(argv);
   return paniq::app::guarded_main(kProgram, [&] {
     Flags flags;
     if (const int rc = parse_flags(argc, argv, flags); rc >= 0) return rc;

@@ -17,11 +17,8 @@ StreamState::StreamState(StreamHost& h, asio::any_io_executor ex, std::uint64_t 
 
 namespace {
 
-// Sleeps until the timer is cancelled (a wake) or the host is gone.
-awaitable<void> sleep_until_woken(asio::steady_timer& t) {
-  t.expires_at(std::chrono::steady_clock::time_point::max());
-  co_await t.async_wait(use_nothrow);
-}
+// Sleeps until a wake (one may be kept already) or until the Wake goes.
+awaitable<void> sleep_until_woken(Wake& w) { co_await w.async_wait(use_nothrow); }
 
 bool is(const std::error_code& ec, mux::Errc e) { return ec == mux::make_error_code(e); }
 
@@ -47,17 +44,17 @@ detail::StreamState* StreamHost::find(std::uint64_t session, mux::StreamId id) {
 }
 
 void StreamHost::wake_readable(std::uint64_t session, mux::StreamId id) {
-  if (auto* s = find(session, id)) s->read_wake.cancel();
+  if (auto* s = find(session, id)) s->read_wake.notify();
 }
 
 void StreamHost::wake_writable(std::uint64_t session, mux::StreamId id) {
-  if (auto* s = find(session, id)) s->write_wake.cancel();
+  if (auto* s = find(session, id)) s->write_wake.notify();
 }
 
 void StreamHost::wake_closed(std::uint64_t session, mux::StreamId id) {
   if (auto* s = find(session, id)) {
-    s->read_wake.cancel();
-    s->write_wake.cancel();
+    s->read_wake.notify();
+    s->write_wake.notify();
   }
 }
 
@@ -65,8 +62,8 @@ void StreamHost::session_gone(std::uint64_t session, std::error_code reason) {
   for (auto& [key, s] : streams_) {
     if (key.session != session) continue;
     if (!s->gone) s->gone = reason;
-    s->read_wake.cancel();
-    s->write_wake.cancel();
+    s->read_wake.notify();
+    s->write_wake.notify();
   }
 }
 
@@ -79,8 +76,8 @@ void StreamHost::fail_all(std::error_code reason) {
   for (auto* s : all) {
     s->host = nullptr;
     if (!s->gone) s->gone = reason;
-    s->read_wake.cancel();
-    s->write_wake.cancel();
+    s->read_wake.notify();
+    s->write_wake.notify();
   }
 }
 
@@ -183,8 +180,8 @@ void MuxStream::close() {
     state_->host->detach(state_.get());
   }
   state_->closed = true;
-  state_->read_wake.cancel();
-  state_->write_wake.cancel();
+  state_->read_wake.notify();
+  state_->write_wake.notify();
 }
 
 }  // namespace paniq::net

@@ -6,9 +6,10 @@
 // write_all before its next TCP read never holds more than one read buffer.
 //
 // Waiting: a reader that finds no data (mux would_block) and a writer the mux accepted less
-// from sleep on their own timer; the driver (StreamHost) wakes them from the mux's edge events
-// (Readable, Writable, StreamClosed, SessionClosed). Everything runs on the driver's one
-// io_context thread: no locks.
+// from sleep on their own Wake (net/wake.hpp); the driver (StreamHost) wakes them from the mux's
+// edge events (Readable, Writable, StreamClosed, SessionClosed). A wake that comes while nobody
+// sleeps is kept for the next sleep, which returns at once; callers re-check the mux after every
+// wake. Everything runs on the driver's one io_context thread: no locks.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "mux/session.hpp"
 #include "net/asio.hpp"
 #include "net/datagram.hpp"
+#include "net/wake.hpp"
 
 namespace paniq::net {
 
@@ -32,8 +34,8 @@ struct StreamState {
   StreamHost* host;
   std::uint64_t session;
   mux::StreamId id;
-  asio::steady_timer read_wake;
-  asio::steady_timer write_wake;
+  Wake read_wake;
+  Wake write_wake;
   std::error_code gone;  // the session ended (its reason) or the host went away
   bool closed = false;   // close() was called
 };
