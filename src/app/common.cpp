@@ -16,6 +16,7 @@
 
 #include "app/resident.hpp"
 #include "net/endpoint.hpp"
+#include "net/recv_slots.hpp"
 #include "net/relay.hpp"
 #include "net/socket_records.hpp"
 #include "profile/addr.hpp"
@@ -122,6 +123,7 @@ net::awaitable<void> trim_loop(asio::io_context& io, std::function<std::uint64_t
     if (const std::size_t records = net::release_retired_socket_records(io); records > 0) {
       spdlog::debug("released the records of {} closed sockets", records);
     }
+    net::release_quiet_recv_slots();
     const std::uint64_t now = active();
     peak = std::max(peak, now);
     const bool quiet_relays = net::relay_pool_release_if_idle() > 0;

@@ -95,7 +95,8 @@ class LogLimiter {
 // tick (start-up done) and whenever the relay buffers go, clean file pages leave the resident
 // set (release_clean_file_pages, app/resident.hpp). Every tick also destroys the reactor's
 // records of sockets that closed before the previous tick and were not reused
-// (net::release_retired_socket_records). Runs until the io_context stops; `io` must be run by
+// (net::release_retired_socket_records), and the pages of UDP receive buffers that received
+// nothing since the previous tick (net::release_quiet_recv_slots). Runs until the io_context stops; `io` must be run by
 // one thread.
 void trim_memory_after_bursts(asio::io_context& io, std::function<std::uint64_t()> active);
 

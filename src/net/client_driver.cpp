@@ -9,6 +9,7 @@
 #include "net/clock.hpp"
 #include "net/driver_util.hpp"
 #include "net/endpoint.hpp"
+#include "net/recv_slots.hpp"
 #include "net/telemetry.hpp"
 
 namespace paniq::net {
@@ -269,13 +270,8 @@ void ClientDriver::close_socket(tunnel::SessionId session) {
 awaitable<void> ClientDriver::receive_loop(tunnel::SessionId session,
                                            std::shared_ptr<DatagramSocket> sock) {
   auto alive = alive_;
-  // Not zero-filled: the kernel writes only what each datagram brings, so an idle socket keeps
-  // about a page per slot resident instead of the whole 2 MiB.
-  const auto storage = std::make_unique_for_overwrite<std::uint8_t[]>(kRecvSlots * slot_size_);
-  std::array<RecvSlot, kRecvSlots> slots;
-  for (std::size_t i = 0; i < kRecvSlots; ++i) {
-    slots[i].buffer = MutByteView(storage.get() + i * slot_size_, slot_size_);
-  }
+  RecvSlots storage(kRecvSlots, slot_size_);
+  const std::span<RecvSlot> slots = storage.slots();
   for (;;) {
     const IoResult r = co_await sock->receive(slots);
     if (!*alive || stopped_) co_return;
@@ -292,6 +288,7 @@ awaitable<void> ClientDriver::receive_loop(tunnel::SessionId session,
       if (r.error == asio::error::connection_refused) on_port_unreachable(session);
       continue;
     }
+    const RecvSlots::Batch batch(storage);
     const TimeMs now = now_ms();
     for (std::size_t i = 0; i < r.count; ++i) {
       stats_.udp_in_bytes += slots[i].size;

@@ -10,6 +10,7 @@
 #include "net/clock.hpp"
 #include "net/driver_util.hpp"
 #include "net/endpoint.hpp"
+#include "net/recv_slots.hpp"
 #include "net/telemetry.hpp"
 
 namespace paniq::net {
@@ -181,14 +182,8 @@ awaitable<void> ServerDriver::receive_loop(std::uint16_t index) {
   // The first socket takes whole recvmmsg batches; the extra ones of a port range (each sees a
   // share of the traffic) fewer slots, so a range costs little memory.
   const std::size_t nslots = index == 0 ? kRecvSlots : 4;
-  // Not zero-filled: the kernel writes only what each datagram brings, so an idle socket keeps
-  // about a page per slot resident instead of the whole 2 MiB.
-  const auto storage = std::make_unique_for_overwrite<std::uint8_t[]>(nslots * kMaxDatagram);
-  std::array<RecvSlot, kRecvSlots> slot_array;
-  for (std::size_t i = 0; i < nslots; ++i) {
-    slot_array[i].buffer = MutByteView(storage.get() + i * kMaxDatagram, kMaxDatagram);
-  }
-  const std::span<RecvSlot> slots(slot_array.data(), nslots);
+  RecvSlots storage(nslots, kMaxDatagram);
+  const std::span<RecvSlot> slots = storage.slots();
   for (;;) {
     const IoResult r = co_await sock->receive(slots);
     if (!*alive || stopped_) co_return;
@@ -202,6 +197,7 @@ awaitable<void> ServerDriver::receive_loop(std::uint16_t index) {
       co_await pause.async_wait(use_nothrow);
       continue;
     }
+    const RecvSlots::Batch batch(storage);
     const TimeMs now = now_ms();
     const WallTime wall = wall_now();  // skew checks of the handshake policy (issue #6)
     for (std::size_t i = 0; i < r.count; ++i) {
