@@ -31,7 +31,8 @@ std::optional<std::string> lean_malloc_tunables(std::optional<std::string_view> 
 // GLIBC_TUNABLES from lean_malloc_tunables(), before anything else has happened in main().
 // Returns without doing anything when nothing is to change, or when the process runs with
 // AT_SECURE (setuid: glibc would strip the variable). Returns as well when the exec fails (no
-// /proc): the daemon then runs with glibc's defaults, which only costs memory.
+// /proc): the daemon then runs with glibc's defaults, which only costs memory. A marker
+// variable (PANIQ_MALLOC_REEXEC, removed again at once) makes sure it happens at most once.
 void reexec_with_lean_malloc(char** argv);
 
 }  // namespace paniq::app
