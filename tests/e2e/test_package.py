@@ -179,8 +179,8 @@ def check_units(h, root):
         nofile = values.get("LimitNOFILE", ["0"])[0]
         h.check(f"{unit}: LimitNOFILE high", nofile.isdigit() and int(nofile) >= 65536, nofile)
         env = " ".join(values.get("Environment", [])).split()
-        h.check(f"{unit}: glibc's per-thread cache of freed blocks is held to 2 (memory after bursts)",
-                "GLIBC_TUNABLES=glibc.malloc.tcache_count=2" in env, env)
+        h.check(f"{unit}: glibc's per-thread cache of freed blocks is off (memory after bursts)",
+                "GLIBC_TUNABLES=glibc.malloc.tcache_count=0" in env, env)
         reload = values.get("ExecReload", [])
         if daemon == "paniq-proxy-server":
             h.check(f"{unit}: ExecReload sends SIGHUP", reload and "-HUP" in reload[0], reload)
