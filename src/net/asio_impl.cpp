@@ -155,6 +155,7 @@ void object_pool<State>::free(State* o) {
 template <>
 object_pool<State>::~object_pool() {
   destroy_all(live_list_);
+  destroy_all(free_list_);  // always empty here: `free` retires instead
   Retired gone;
   {
     Registry& reg = registry();
