@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 
 #include "net/datagram.hpp"
@@ -28,7 +29,7 @@ class RecvSlots {
   RecvSlots(const RecvSlots&) = delete;
   RecvSlots& operator=(const RecvSlots&) = delete;
 
-  std::span<RecvSlot> slots() { return {slots_, count_}; }
+  std::span<RecvSlot> slots() { return {slots_.get(), count_}; }
 
   // Marks one received batch: the loop holds it while it handles the datagrams.
   class Batch {
@@ -55,8 +56,8 @@ class RecvSlots {
 
   std::size_t count_;
   std::size_t bytes_;
-  void* storage_;
-  RecvSlot* slots_;
+  std::unique_ptr<RecvSlot[]> slots_;
+  void* storage_ = nullptr;
   bool in_batch_ = false;
   bool received_ = false;  // since the last tick
   bool touched_ = false;   // since the last release
@@ -65,7 +66,8 @@ class RecvSlots {
 };
 
 // Releases the pages of every quiet receive loop of the process (see above). Call from a handler
-// on the thread that runs the loops. Returns the bytes given back.
+// on the thread that runs the loops: a process whose loops run on several threads must not
+// (the daemons run one). Returns the bytes given back.
 std::size_t release_quiet_recv_slots();
 
 }  // namespace paniq::net
